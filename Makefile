@@ -1,0 +1,61 @@
+# minnp: `make lab` opens the course, `make test` proves it. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is installed first, on its own: a bare `torch` requirement with nothing installed
+# pulls the newest CUDA build (several GB). Override with `make TORCH=torch test`.
+TORCH ?= torch==2.13.0
+EXTRAS ?= course,test
+JOBS ?= 2
+NOTEBOOK_BUDGET_S ?= 300
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NOTEBOOK_BUDGET_S) \
+         --nbval-sanitize-with notebooks/sanitize.cfg
+# Progress bars off and a non-interactive plotting backend while testing.
+export TQDM_DISABLE := 1
+export MPLBACKEND := Agg
+export OMP_NUM_THREADS ?= 1
+
+.PHONY: install lab test unit notebooks notebook bench student clean help
+
+help:
+	@echo "make lab        install (if needed) and open the course in JupyterLab"
+	@echo "make test       install (if needed), run the unit tests, execute every notebook"
+	@echo "make unit       unit tests only;  make notebook NB=notebooks/00_welcome.ipynb  one notebook"
+	@echo "make bench      benchmarks against peer codes, as ratios measured in one run"
+	@echo "make student    student and instructor notebooks into _student/ and _instructor/"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+install: $(VENV)/.installed
+
+lab: install
+	$(BIN)/jupyter lab notebooks
+
+unit: install
+	$(BIN)/python -m pytest tests -n $(JOBS) -q
+
+notebooks: install
+	$(BIN)/python -m pytest notebooks $(NBVAL) -n $(JOBS) --dist loadscope -q \
+	    --notebook-budget=$(NOTEBOOK_BUDGET_S)
+
+notebook: install
+	$(BIN)/python -m pytest $(NB) $(NBVAL) -q --notebook-budget=$(NOTEBOOK_BUDGET_S)
+
+test: unit notebooks
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+student: install
+	$(BIN)/python -m minnp.course student _student --instructor _instructor
+
+clean:
+	rm -rf $(VENV) _student _instructor .pytest_cache

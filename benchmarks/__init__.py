@@ -1,0 +1,1 @@
+"""Benchmarks: minnp against named peer codes, measured in one run (``make bench``)."""

@@ -1,0 +1,81 @@
+"""What every benchmark shares: the machine it ran on, a best-of-N timer, one table format.
+
+Speed goals are ratios against a named peer measured in the same run (never absolute times in
+tests): each ``benchmarks/bench_*.py`` defines ``run(quick: bool) -> list[Row]`` and the harness
+prints them together with the machine. ``python -m benchmarks [NAME ...] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from typing import Callable
+
+import torch
+
+
+@dataclasses.dataclass
+class Row:
+    """One measured case: minnp's time against a peer's, and the goal for the ratio."""
+
+    case: str
+    minnp_s: float
+    peer: str
+    peer_s: float | None
+    goal: float | None = None  # required speed-up peer_s / minnp_s, if any
+    note: str = ""
+
+    @property
+    def speedup(self) -> float | None:
+        return None if self.peer_s is None else self.peer_s / self.minnp_s
+
+    @property
+    def met(self) -> bool | None:
+        if self.goal is None or self.speedup is None:
+            return None
+        return self.speedup >= self.goal
+
+
+def machine() -> str:
+    """One line naming the hardware and software the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads), {gpu}, Python {platform.python_version()}")
+
+
+def best_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
+    """Best wall time of ``repeat`` calls after ``warmup`` calls (synchronising CUDA)."""
+    for _ in range(warmup):
+        fn()
+    best = float("inf")
+    for _ in range(repeat):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def report(title: str, rows: list[Row]) -> str:
+    """A plain-text table: case, minnp time, peer time, speed-up, goal, met."""
+    lines = [title, "-" * len(title),
+             f"{'case':44s} {'minnp':>10s} {'peer':>24s} {'speed-up':>9s} {'goal':>6s}  met"]
+    for r in rows:
+        peer = "-" if r.peer_s is None else f"{r.peer} {r.peer_s * 1e3:9.2f} ms"
+        up = "-" if r.speedup is None else f"{r.speedup:8.2f}x"
+        goal = "-" if r.goal is None else f"{r.goal:g}x"
+        met = {None: "", True: "yes", False: "NO"}[r.met]
+        lines.append(f"{r.case:44s} {r.minnp_s * 1e3:8.2f}ms {peer:>24s} {up:>9s} {goal:>6s}  {met}"
+                     + (f"  {r.note}" if r.note else ""))
+    return "\n".join(lines)

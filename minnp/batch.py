@@ -1,0 +1,216 @@
+"""Structures -> tensors: a batch of ASE ``Atoms`` of any sizes and compositions.
+
+Notebook 00 introduces it; every energy module in the course reads a :class:`Batch`.
+
+A batch of B structures with N atoms in total is stored flat, the way TorchANI and
+torch_geometric do it, so that no structure is padded::
+
+    positions  (N, 3)   Å, float
+    numbers    (N,)     atomic numbers, long
+    batch      (N,)     which structure each atom belongs to, 0..B-1, long
+    cell       (B, 3, 3) lattice vectors as rows, Å
+    pbc        (B, 3)   periodic along each lattice vector, bool
+    n_atoms    (B,)     atoms per structure
+    total_charge (B,)   net charge in e (``atoms.info["charge"]``, default 0)
+
+Per-structure sums are ``index_add_`` over ``batch`` (:func:`sum_per_structure`); an atom's
+cell is ``cell[batch]``.  Neighbour lists for a cutoff are computed once and cached on the
+batch (:meth:`Batch.neighbors`), so a strained or moved copy made for autograd
+(:meth:`Batch.replace`) reuses them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.data import atomic_numbers as _ase_numbers
+from ase.data import chemical_symbols
+
+Tensor = torch.Tensor
+
+
+def device() -> torch.device:
+    """CUDA when a GPU is present, else CPU. Every notebook picks its device with this."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def atomic_numbers(species: Sequence[str | int]) -> list[int]:
+    """Element symbols or numbers -> atomic numbers, with a clear error for a typo.
+
+    >>> atomic_numbers(["Si", "C", 8])
+    [14, 6, 8]
+    """
+    numbers = []
+    for s in species:
+        if isinstance(s, (int, np.integer)):
+            if not 1 <= int(s) < len(chemical_symbols):
+                raise ValueError(f"unknown element: atomic number {s} (use 1..{len(chemical_symbols) - 1})")
+            numbers.append(int(s))
+        elif s in _ase_numbers and _ase_numbers[s] > 0:
+            numbers.append(_ase_numbers[s])
+        else:
+            raise ValueError(f"unknown element symbol {s!r}; element symbols are case-sensitive, e.g. 'Si', 'Cu'")
+    return numbers
+
+
+def check_species(numbers: Tensor, species: Sequence[int], owner: str = "this model") -> None:
+    """Raise a clear error when a structure holds an element ``owner`` was not made for."""
+    present = torch.unique(numbers).tolist()
+    missing = [z for z in present if z not in set(species)]
+    if missing:
+        names = [chemical_symbols[z] for z in missing]
+        known = [chemical_symbols[z] for z in species]
+        raise ValueError(
+            f"species {', '.join(repr(n) for n in names)} not among {owner}'s species {known}"
+        )
+
+
+@dataclasses.dataclass
+class Batch:
+    """B structures as flat tensors (see the module docstring for shapes and units)."""
+
+    positions: Tensor  # (N, 3)
+    numbers: Tensor  # (N,)
+    batch: Tensor  # (N,)
+    cell: Tensor  # (B, 3, 3)
+    pbc: Tensor  # (B, 3)
+    n_atoms: Tensor  # (B,)
+    total_charge: Tensor  # (B,)
+    _neighbors: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    @property
+    def n_structures(self) -> int:
+        return int(self.cell.shape[0])
+
+    @property
+    def device(self) -> torch.device:
+        return self.positions.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.positions.dtype
+
+    @property
+    def ptr(self) -> Tensor:
+        """Index of each structure's first atom, (B + 1,): atoms of s are ptr[s]:ptr[s+1]."""
+        return torch.cat([self.n_atoms.new_zeros(1), torch.cumsum(self.n_atoms, 0)])
+
+    def volume(self) -> Tensor:
+        """Cell volumes, (B,), Å³ (0 for a structure without a full cell)."""
+        return torch.linalg.det(self.cell).abs()
+
+    def replace(self, **changes) -> "Batch":
+        """A copy with some tensors replaced (e.g. strained positions); shares the neighbour cache."""
+        return dataclasses.replace(self, **changes, _neighbors=self._neighbors)
+
+    def to(self, device=None, dtype=None) -> "Batch":
+        """Move to a device and/or cast positions and cell to a float dtype."""
+        fields = {}
+        for f in dataclasses.fields(self):
+            if f.name == "_neighbors":
+                continue
+            t = getattr(self, f.name)
+            if t.is_floating_point() and dtype is not None:
+                t = t.to(dtype=dtype)
+            fields[f.name] = t.to(device) if device is not None else t
+        return Batch(**fields)
+
+    def neighbors(self, r_cut: float):
+        """Neighbour pairs within ``r_cut`` (cached per cutoff); see :mod:`minnp.neighbors`."""
+        from minnp.neighbors import neighbor_list
+
+        key = float(r_cut)
+        if key not in self._neighbors:
+            self._neighbors[key] = neighbor_list(self, key)
+        return self._neighbors[key]
+
+    def to_atoms(self) -> list[Atoms]:
+        """Back to ASE, one ``Atoms`` per structure (positions, numbers, cell, pbc)."""
+        out = []
+        ptr = self.ptr.tolist()
+        for s in range(self.n_structures):
+            lo, hi = ptr[s], ptr[s + 1]
+            out.append(
+                Atoms(
+                    numbers=self.numbers[lo:hi].cpu().numpy(),
+                    positions=self.positions[lo:hi].detach().cpu().numpy(),
+                    cell=self.cell[s].detach().cpu().numpy(),
+                    pbc=self.pbc[s].cpu().numpy(),
+                )
+            )
+        return out
+
+
+def _check_structure(atoms: Atoms, s: int) -> None:
+    """The errors a learner meets first, named plainly with the fix."""
+    where = f"structure {s}"
+    if not isinstance(atoms, Atoms):
+        raise TypeError(f"{where} is a {type(atoms).__name__}, expected an ase.Atoms")
+    if len(atoms) == 0:
+        raise ValueError(f"{where} has no atoms: remove empty structures before batching")
+    bad = np.flatnonzero(~np.isfinite(atoms.positions).all(axis=1))
+    if bad.size:
+        raise ValueError(f"{where} has non-finite (NaN or inf) positions at atoms {bad[:10].tolist()}")
+    z = atoms.numbers
+    if (z < 1).any() or (z >= len(chemical_symbols)).any():
+        i = int(np.flatnonzero((z < 1) | (z >= len(chemical_symbols)))[0])
+        raise ValueError(f"{where}: atom {i} has unknown element (atomic number {z[i]}); give a real element")
+    if not np.isfinite(atoms.cell.array).all():
+        raise ValueError(f"{where} has a non-finite cell {atoms.cell.array.tolist()}")
+    pbc = atoms.pbc
+    if pbc.any():
+        periodic_vectors = atoms.cell.array[pbc]
+        if np.linalg.matrix_rank(periodic_vectors, tol=1e-8) < pbc.sum():
+            volume = abs(np.linalg.det(atoms.cell.array))
+            raise ValueError(
+                f"{where}: cell is singular (volume {volume:.1f} Å³) but pbc={pbc.tolist()}; "
+                "give the periodic directions independent lattice vectors (atoms.cell = ...) "
+                "or switch periodicity off (atoms.pbc = False)"
+            )
+
+
+def atoms_to_batch(
+    structures: Atoms | Sequence[Atoms],
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> Batch:
+    """Stack ASE structures of any sizes into one flat :class:`Batch`.
+
+    >>> from ase.build import bulk, molecule
+    >>> b = atoms_to_batch([bulk("Si", cubic=True), molecule("H2O")])
+    >>> b.positions.shape, b.batch.tolist()
+    (torch.Size([11, 3]), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1])
+    """
+    if isinstance(structures, Atoms):
+        structures = [structures]
+    structures = list(structures)
+    if not structures:
+        raise ValueError("no structures given: pass an ase.Atoms or a non-empty list of them")
+    for s, atoms in enumerate(structures):
+        _check_structure(atoms, s)
+    n_atoms = [len(a) for a in structures]
+    positions = np.concatenate([a.positions for a in structures])
+    numbers = np.concatenate([a.numbers for a in structures])
+    cell = np.stack([a.cell.array for a in structures])
+    pbc = np.stack([a.pbc for a in structures])
+    charge = [float(a.info.get("charge", 0.0)) for a in structures]
+    kw = dict(device=device)
+    return Batch(
+        positions=torch.tensor(positions, dtype=dtype, **kw),
+        numbers=torch.tensor(numbers, dtype=torch.long, **kw),
+        batch=torch.repeat_interleave(torch.arange(len(structures), **kw), torch.tensor(n_atoms, **kw)),
+        cell=torch.tensor(cell, dtype=dtype, **kw),
+        pbc=torch.tensor(pbc, dtype=torch.bool, **kw),
+        n_atoms=torch.tensor(n_atoms, dtype=torch.long, **kw),
+        total_charge=torch.tensor(charge, dtype=dtype, **kw),
+    )
+
+
+def sum_per_structure(values: Tensor, batch: Batch) -> Tensor:
+    """Sum per-atom values (N, ...) into per-structure values (B, ...)."""
+    out = values.new_zeros((batch.n_structures,) + tuple(values.shape[1:]))
+    return out.index_add_(0, batch.batch, values)

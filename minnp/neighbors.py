@@ -1,0 +1,98 @@
+"""Neighbour pairs (i, j, S) and triples, with differentiable distance vectors.
+
+Notebook 03 motivates local environments; every potential and descriptor uses this module.
+
+A neighbour of atom i is any atom j, or a periodic image of j, closer than the cutoff:
+
+    r_ij = x_j - x_i + S_ij · cell          S_ij ∈ Z³, |r_ij| < r_cut
+
+The *indices* (i, j, S) come from vesin, a well-kept C++ cell-list library (the same pairs
+as ASE's ``neighbor_list``, ~30x faster), computed without gradients. The *vectors* r_ij
+are recomputed here in torch from positions and cell, so autograd gives forces (dE/dx)
+and, through a strained cell, the stress. Triclinic cells, mixed periodicity, cells
+smaller than twice the cutoff (several images of one atom) and isolated molecules
+(``pbc=False``, any cell) are all ordinary cases.
+
+The list is *full*: both (i, j) and (j, i) appear, sorted by centre i. Angular terms
+(ACSF G4/G5, Tersoff's bond order) need pairs of neighbours of one centre;
+:func:`neighbor_triples` enumerates them without a Python loop over atoms, the way
+TorchANI does: group the pairs by centre, then pair each pair with its group.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+import vesin
+
+from minnp.batch import Batch
+
+Tensor = torch.Tensor
+
+
+@dataclasses.dataclass
+class Neighbors:
+    """A full neighbour list for a batch: pairs sorted by centre ``i``."""
+
+    i: Tensor  # (P,) centre atom, index into the batch's atoms
+    j: Tensor  # (P,) neighbour atom
+    shift: Tensor  # (P, 3) integer image shift S, stored in the positions' float dtype
+    r_cut: float
+
+    def __len__(self) -> int:
+        return int(self.i.shape[0])
+
+    def vectors(self, batch: Batch) -> Tensor:
+        """r_ij = x_j - x_i + S·cell, (P, 3): differentiable in positions and cell."""
+        cell = batch.cell[batch.batch[self.i]]  # (P, 3, 3)
+        offset = torch.einsum("pa,pab->pb", self.shift, cell)  # (P, 3)
+        return batch.positions[self.j] - batch.positions[self.i] + offset
+
+
+def neighbor_list(batch: Batch, r_cut: float) -> Neighbors:
+    """All pairs closer than ``r_cut`` in every structure of ``batch`` (no self pair at S = 0)."""
+    if not r_cut > 0:
+        raise ValueError(f"cutoff must be positive, got r_cut={r_cut}")
+    calculator = vesin.NeighborList(cutoff=float(r_cut), full_list=True)
+    positions = batch.positions.detach().cpu().numpy()
+    cells = batch.cell.detach().cpu().numpy()
+    pbcs = batch.pbc.cpu().numpy()
+    ptr = batch.ptr.tolist()
+    i_all, j_all, s_all = [], [], []
+    for s in range(batch.n_structures):
+        lo, hi = ptr[s], ptr[s + 1]
+        i, j, shift = calculator.compute(positions[lo:hi], cells[s], pbcs[s], "ijS")
+        i_all.append(i.astype(np.int64) + lo)
+        j_all.append(j.astype(np.int64) + lo)
+        s_all.append(shift)
+    i = np.concatenate(i_all)
+    j = np.concatenate(j_all)
+    shift = np.concatenate(s_all).reshape(-1, 3)
+    order = np.lexsort((j, i))  # by centre, then neighbour: reproducible sums
+    device = batch.device
+    return Neighbors(
+        i=torch.as_tensor(i[order], device=device),
+        j=torch.as_tensor(j[order], device=device),
+        shift=torch.as_tensor(shift[order], dtype=batch.dtype, device=device),
+        r_cut=float(r_cut),
+    )
+
+
+def neighbor_triples(nbrs: Neighbors, n_atoms: int) -> tuple[Tensor, Tensor]:
+    """All ordered pairs (p, q), p ≠ q, of neighbour pairs that share a centre.
+
+    Returns two index tensors into the pair list, shape (T,) each: pair p = (i, j) and
+    pair q = (i, k) describe the triple j-i-k with angle θ_jik at the centre i. Keep
+    ``p < q`` for a sum over unordered neighbour pairs (DScribe's G4/G5), or all of them
+    for Tersoff's ζ_ij = Σ_{k≠j}.
+    """
+    counts = torch.bincount(nbrs.i, minlength=n_atoms)  # (n_atoms,) pairs per centre
+    start = torch.cumsum(counts, 0) - counts  # (n_atoms,) first pair of each centre
+    per_pair = counts[nbrs.i]  # (P,) size of each pair's group
+    p = torch.repeat_interleave(torch.arange(len(nbrs), device=nbrs.i.device), per_pair)  # (Σc²,)
+    group_start = torch.repeat_interleave(torch.cumsum(per_pair, 0) - per_pair, per_pair)
+    q = start[nbrs.i[p]] + torch.arange(p.shape[0], device=p.device) - group_start
+    keep = p != q
+    return p[keep], q[keep]
