@@ -1,0 +1,398 @@
+"""Labelled structures in and out: extended XYZ, RuNNer/n2p2 ``input.data``, splits.
+
+Notebooks 06, 07 and 10 read their data through this module; :mod:`minnp.datasets` makes the
+course's own sets with it.
+
+How labels live on an ASE ``Atoms`` (the contract every minnp model, trainer and notebook reads)
+---------------------------------------------------------------------------------------------
+==========================  ===============================================  ======
+label                       where                                            unit
+==========================  ===============================================  ======
+energy of the structure     ``atoms.get_potential_energy()``                 eV
+forces, (N, 3)              ``atoms.get_forces()``                           eV/Å
+stress, Voigt (6,)          ``atoms.get_stress()`` (ASE's sign)              eV/Å³
+atomic reference charges    ``atoms.arrays["charges"]``, (N,)                e
+total charge                ``atoms.info["charge"]`` (absent means 0)        e
+group, for honest splits    ``atoms.info["group"]`` (a trajectory, a         --
+                            temperature, a phase or a charge state)
+==========================  ===============================================  ======
+
+Generated sets add ``atoms.info["temperature"]`` (K, for MD frames) and, for Si,
+``atoms.info["phase"]``; :func:`group_split` can hold out by any of these keys.
+
+Energy, forces and stress sit on a ``SinglePointCalculator`` (:func:`label` puts them there),
+so ASE's own tools read them unchanged. Atomic charges are *not* on the calculator: they are
+reference data, kept in ``atoms.arrays["charges"]`` (ASE's extxyz reader puts a ``charges``
+column on the calculator; :func:`read` moves it back). :class:`minnp.Batch` reads the total
+charge from ``atoms.info["charge"]``.
+
+Units are eV, Å and e everywhere inside minnp. Formats written in Bohr and Hartree (RuNNer,
+n2p2) are converted once, here, at the border, with ``ase.units.Bohr`` and ``ase.units.Hartree``:
+
+    x[Å] = x[Bohr] · Bohr      E[eV] = E[Ha] · Hartree      F[eV/Å] = F[Ha/Bohr] · Hartree / Bohr
+
+Formats, chosen from the file name (``.gz`` is compressed and decompressed on the fly):
+
+- ``*.xyz``, ``*.extxyz``: extended XYZ through ASE; every label above, plus any other
+  ``info`` key, round-trips (per-atom columns are written with 8 decimals).
+- ``input.data``, ``*.data``: RuNNer/n2p2 blocks, one structure each::
+
+      begin
+      comment <free text>
+      lattice ax ay az              (three lines, Bohr; absent for a cluster)
+      atom x y z element q e fx fy fz   (Bohr, e, Ha [unused, written 0], Ha/Bohr)
+      energy E                      (Ha)
+      charge Q                      (e)
+      end
+
+  It holds lattice, positions, elements, atomic charges, forces, energy, total charge and the
+  comment (``info["comment"]``); stress, groups and other info are not part of the format.
+
+The lecture's precomputed descriptors (``desc.npy`` (structures, atoms, features) and
+``label.npy`` (structures,) energy per atom in eV) are read by :func:`read_descriptors`.
+
+Splits take a seed and return lists of the same ``Atoms`` objects: :func:`random_split`, and
+:func:`group_split`, which holds whole groups out (a trajectory, a temperature, a charge state)
+so the test error measures extrapolation rather than interpolation between correlated frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+import os
+from pathlib import Path
+from typing import Hashable, Sequence
+
+import ase.io
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import atomic_numbers, chemical_symbols
+from ase.units import Bohr, Hartree
+
+__all__ = ["label", "read", "write", "read_descriptors", "random_split", "group_split"]
+
+
+def label(
+    atoms: Atoms,
+    energy: float | None = None,
+    forces: np.ndarray | None = None,
+    stress: np.ndarray | None = None,
+    charges: np.ndarray | None = None,
+    charge: float | None = None,
+) -> Atoms:
+    """Attach reference labels to ``atoms`` the minnp way (see the module docstring); returns it.
+
+    Energy (eV), forces (N, 3) (eV/Å) and stress ((6,) Voigt or (3, 3), eV/Å³) go on a
+    ``SinglePointCalculator``; atomic charges (N,) to ``atoms.arrays["charges"]``; the total
+    charge to ``atoms.info["charge"]``.
+    """
+    results = {}
+    if energy is not None:
+        results["energy"] = float(energy)
+    if forces is not None:
+        forces = np.asarray(forces, dtype=float)
+        if forces.shape != (len(atoms), 3):
+            raise ValueError(f"forces have shape {forces.shape}, expected ({len(atoms)}, 3) for this structure")
+        results["forces"] = forces
+    if stress is not None:
+        stress = np.asarray(stress, dtype=float)
+        if stress.shape == (3, 3):
+            stress = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]  # Voigt: xx yy zz yz xz xy
+        if stress.shape != (6,):
+            raise ValueError(f"stress has shape {stress.shape}, expected (6,) Voigt or (3, 3)")
+        results["stress"] = stress
+    if results:
+        atoms.calc = SinglePointCalculator(atoms, **results)
+    if charges is not None:
+        charges = np.asarray(charges, dtype=float)
+        if charges.shape != (len(atoms),):
+            raise ValueError(f"charges have shape {charges.shape}, expected ({len(atoms)},) for this structure")
+        atoms.arrays["charges"] = charges.copy()
+    if charge is not None:
+        atoms.info["charge"] = float(charge)
+    return atoms
+
+
+# ----------------------------------------------------------------------------------------------
+# reading and writing
+
+
+def _format(path: Path, format: str | None) -> str:
+    if format is not None:
+        if format not in ("extxyz", "runner"):
+            raise ValueError(f"unknown format {format!r}; use 'extxyz' or 'runner' (RuNNer/n2p2 input.data)")
+        return format
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".xyz", ".extxyz")):
+        return "extxyz"
+    if name.endswith(".data"):
+        return "runner"
+    raise ValueError(
+        f"cannot tell the format of {str(path)!r} from its name: use a name ending in .xyz or .extxyz "
+        "(extended XYZ) or .data (RuNNer/n2p2 input.data), optionally with .gz, or pass "
+        "format='extxyz' or format='runner'"
+    )
+
+
+@contextlib.contextmanager
+def _open_text(path: Path, mode: str):
+    """Text file, gzip-compressed when the name ends in .gz (written reproducibly: no time stamp)."""
+    if not path.name.endswith(".gz"):
+        with open(path, mode, encoding="utf-8", newline="\n" if mode == "w" else None) as f:
+            yield f
+    elif mode == "r":
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            yield f
+    else:
+        with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
+            with io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as f:
+                yield f
+
+
+def read(path: str | os.PathLike, format: str | None = None) -> list[Atoms]:
+    """All labelled structures in a file, as ASE ``Atoms`` following the module's label contract.
+
+    The format comes from the name (see the module docstring) unless ``format`` is given.
+    """
+    path = Path(path)
+    fmt = _format(path, format)
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
+    with _open_text(path, "r") as f:
+        if fmt == "runner":
+            return _read_runner(f, str(path))
+        structures = ase.io.read(f, index=":", format="extxyz")
+    for atoms in structures:
+        # ASE's reader puts a 'charges' column on the calculator; the contract keeps it in arrays.
+        if atoms.calc is not None and "charges" in atoms.calc.results:
+            atoms.arrays["charges"] = np.asarray(atoms.calc.results.pop("charges"), dtype=float)
+    return structures
+
+
+def write(path: str | os.PathLike, structures: Atoms | Sequence[Atoms], format: str | None = None) -> None:
+    """Write labelled structures; the format comes from the name unless ``format`` is given."""
+    path = Path(path)
+    fmt = _format(path, format)
+    if isinstance(structures, Atoms):
+        structures = [structures]
+    with _open_text(path, "w") as f:
+        if fmt == "runner":
+            _write_runner(f, structures)
+        else:
+            ase.io.write(f, list(structures), format="extxyz")
+
+
+def _runner_number(token: str, what: str, where: str) -> float:
+    try:
+        return float(token)
+    except ValueError:
+        raise ValueError(f"{where}: {what} {token!r} is not a number") from None
+
+
+def _read_runner(f, filename: str) -> list[Atoms]:
+    """RuNNer/n2p2 input.data -> Atoms in Å/eV (Bohr and Hartree converted here, once)."""
+    structures = []
+    block = None  # the open structure: its first line and what has been read so far
+    for number, line in enumerate(f, start=1):
+        where = f"{filename}, line {number}"
+        tokens = line.split()
+        if not tokens:
+            continue
+        key = tokens[0].lower()
+        if key == "begin":
+            if block is not None:
+                raise ValueError(
+                    f"{where}: 'begin' inside the structure begun on line {block['line']}; "
+                    "that structure needs an 'end' line first"
+                )
+            block = {"line": number, "lattice": [], "symbols": [], "rows": [], "energy": None,
+                     "charge": None, "comment": None}
+            continue
+        if block is None:
+            raise ValueError(f"{where}: {tokens[0]!r} outside a structure; every structure starts with 'begin'")
+        if key == "comment":
+            block["comment"] = line.strip()[len("comment"):].strip()
+        elif key == "lattice":
+            if len(tokens) != 4:
+                raise ValueError(f"{where}: expected 'lattice ax ay az' (3 numbers), got {len(tokens) - 1}")
+            if len(block["lattice"]) == 3:
+                raise ValueError(f"{where}: a fourth 'lattice' line; a cell has three lattice vectors")
+            block["lattice"].append([_runner_number(t, "lattice component", where) for t in tokens[1:]])
+        elif key == "atom":
+            if len(tokens) != 10:
+                raise ValueError(
+                    f"{where}: expected 'atom x y z element charge energy fx fy fz' (9 fields), "
+                    f"got {len(tokens) - 1}"
+                )
+            element = tokens[4]
+            if atomic_numbers.get(element, 0) == 0:
+                raise ValueError(f"{where}: unknown element {element!r} (symbols are case-sensitive, e.g. 'Si')")
+            block["symbols"].append(element)
+            block["rows"].append(
+                [_runner_number(t, "atom field", where) for t in tokens[1:4] + tokens[5:10]]
+            )
+        elif key == "energy":
+            if len(tokens) != 2:
+                raise ValueError(f"{where}: expected 'energy E', got {line.strip()!r}")
+            block["energy"] = _runner_number(tokens[1], "energy", where)
+        elif key == "charge":
+            if len(tokens) != 2:
+                raise ValueError(f"{where}: expected 'charge Q', got {line.strip()!r}")
+            block["charge"] = _runner_number(tokens[1], "charge", where)
+        elif key == "end":
+            structures.append(_runner_block_to_atoms(block, f"{filename}, line {number}"))
+            block = None
+        else:
+            raise ValueError(
+                f"{where}: unknown keyword {tokens[0]!r}; input.data lines start with "
+                "begin, comment, lattice, atom, energy, charge or end"
+            )
+    if block is not None:
+        raise ValueError(f"{filename}: the structure begun on line {block['line']} has no 'end' line")
+    return structures
+
+
+def _runner_block_to_atoms(block: dict, where: str) -> Atoms:
+    if not block["symbols"]:
+        raise ValueError(f"{where}: the structure begun on line {block['line']} has no atoms")
+    if len(block["lattice"]) not in (0, 3):
+        raise ValueError(
+            f"{where}: the structure begun on line {block['line']} has {len(block['lattice'])} "
+            "'lattice' lines; give three (periodic) or none (a cluster)"
+        )
+    rows = np.array(block["rows"])  # (N, 8): x y z q e fx fy fz
+    periodic = len(block["lattice"]) == 3
+    atoms = Atoms(
+        symbols=block["symbols"],
+        positions=rows[:, 0:3] * Bohr,
+        cell=np.array(block["lattice"]) * Bohr if periodic else None,
+        pbc=periodic,
+    )
+    energy = block["energy"] * Hartree if block["energy"] is not None else None
+    label(atoms, energy=energy, forces=rows[:, 5:8] * Hartree / Bohr, charges=rows[:, 3], charge=block["charge"])
+    if block["comment"] is not None:
+        atoms.info["comment"] = block["comment"]
+    return atoms
+
+
+def _write_runner(f, structures: Sequence[Atoms]) -> None:
+    """Atoms in Å/eV -> RuNNer/n2p2 input.data in Bohr/Hartree (17 significant digits)."""
+    num = "{: .16e}".format
+    for s, atoms in enumerate(structures):
+        if atoms.pbc.any() and not atoms.pbc.all():
+            raise ValueError(
+                f"structure {s} is periodic along some directions only (pbc={atoms.pbc.tolist()}); "
+                "input.data knows clusters and fully periodic cells: set atoms.pbc to all True or all False"
+            )
+        results = atoms.calc.results if atoms.calc is not None else {}
+        if "energy" not in results:
+            raise ValueError(
+                f"structure {s} has no energy; input.data needs one per structure "
+                "(attach it with minnp.data.label(atoms, energy=...))"
+            )
+        forces = results.get("forces", np.zeros((len(atoms), 3)))
+        charges = atoms.arrays.get("charges", np.zeros(len(atoms)))
+        f.write("begin\n")
+        if "comment" in atoms.info:
+            f.write(f"comment {' '.join(str(atoms.info['comment']).split())}\n")
+        if atoms.pbc.all():
+            for vector in atoms.cell.array / Bohr:
+                f.write("lattice " + " ".join(num(v) for v in vector) + "\n")
+        positions = atoms.positions / Bohr
+        forces = np.asarray(forces) / (Hartree / Bohr)
+        for symbol, x, q, force in zip(atoms.get_chemical_symbols(), positions, charges, forces):
+            f.write(f"atom {num(x[0])} {num(x[1])} {num(x[2])} {symbol:2s} {num(q)} {num(0.0)} "
+                    f"{num(force[0])} {num(force[1])} {num(force[2])}\n")
+        f.write(f"energy {num(results['energy'] / Hartree)}\n")
+        f.write(f"charge {num(float(atoms.info.get('charge', 0.0)))}\n")
+        f.write("end\n")
+
+
+def read_descriptors(desc_path: str | os.PathLike = "desc.npy", label_path: str | os.PathLike = "label.npy"):
+    """The lecture's precomputed arrays: descriptors (structures, atoms, features) and energies per atom.
+
+    Returns ``(desc, label)`` as NumPy arrays, ``label`` of shape (structures,) in eV/atom, after
+    checking that they belong together.
+    """
+    desc_path, label_path = Path(desc_path), Path(label_path)
+    for p in (desc_path, label_path):
+        if not p.exists():
+            raise FileNotFoundError(f"no such file: {str(p)!r}")
+    x = np.load(desc_path)
+    y = np.load(label_path)
+    if x.ndim != 3:
+        raise ValueError(f"{desc_path}: expected descriptors of shape (structures, atoms, features), got {x.shape}")
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.shape != (x.shape[0],):
+        raise ValueError(
+            f"{label_path}: expected one energy per atom for each of the {x.shape[0]} structures in "
+            f"{desc_path.name}, got shape {y.shape}"
+        )
+    return x, y
+
+
+# ----------------------------------------------------------------------------------------------
+# splits
+
+
+def _fraction_counts(n: int, fractions: Sequence[float]) -> list[int]:
+    fractions = [float(p) for p in fractions]
+    if any(p < 0 for p in fractions) or abs(sum(fractions) - 1.0) > 1e-9:
+        raise ValueError(f"fractions {fractions} must be non-negative and sum to 1, e.g. (0.8, 0.1, 0.1)")
+    edges = np.rint(np.cumsum([0.0] + fractions) * n).astype(int)
+    return np.diff(edges).tolist()
+
+
+def random_split(
+    structures: Sequence[Atoms], fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> list[list[Atoms]]:
+    """Shuffle with ``seed`` and cut into parts of the given fractions (e.g. train, validation, test).
+
+    >>> from ase import Atoms
+    >>> train, val, test = random_split([Atoms("H")] * 10, (0.8, 0.1, 0.1), seed=0)
+    >>> len(train), len(val), len(test)
+    (8, 1, 1)
+    """
+    structures = list(structures)
+    order = np.random.default_rng(seed).permutation(len(structures))
+    parts, start = [], 0
+    for count in _fraction_counts(len(structures), fractions):
+        parts.append([structures[i] for i in order[start:start + count]])
+        start += count
+    return parts
+
+
+def group_split(
+    structures: Sequence[Atoms],
+    test_groups: Sequence[Hashable],
+    key: str = "group",
+    val_fraction: float = 0.1,
+    seed: int = 0,
+) -> tuple[list[Atoms], list[Atoms], list[Atoms]]:
+    """Hold whole groups out as the test set: ``(train, val, test)``.
+
+    Structures whose ``atoms.info[key]`` is in ``test_groups`` form the test set; the rest is
+    shuffled with ``seed`` and split into train and validation (``val_fraction``). ``key`` may be
+    any info key ("group", "temperature", "phase", "charge"); structures without it form the
+    group ``None``.
+    """
+    structures = list(structures)
+    if isinstance(test_groups, (str, bytes)) or not np.iterable(test_groups):
+        test_groups = [test_groups]
+    values = [atoms.info.get(key) for atoms in structures]
+    present = set(values)
+    if present == {None}:
+        raise ValueError(f"no structure has atoms.info[{key!r}]; choose another key, e.g. 'group'")
+    missing = [g for g in test_groups if g not in present]
+    if missing:
+        known = sorted(present, key=str)
+        raise ValueError(f"groups {missing} not found under info[{key!r}]; the groups present are {known}")
+    held_out = set(test_groups)
+    test = [a for a, v in zip(structures, values) if v in held_out]
+    rest = [a for a, v in zip(structures, values) if v not in held_out]
+    train, val = random_split(rest, (1.0 - val_fraction, val_fraction), seed=seed)
+    return train, val, test
