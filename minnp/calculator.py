@@ -41,8 +41,8 @@ def compute(
     """Energies, and by autograd forces and stress, for a batch of structures.
 
     Returns ``energy`` (B,), ``energies`` (N,), and when asked ``forces`` (N, 3) in eV/Å and
-    ``stress`` (B, 3, 3) in eV/Å³. ``create_graph=True`` keeps the graph of the forces so a
-    loss on them can be differentiated again (training on forces).
+    ``stress`` (B, 3, 3) in eV/Å³, all detached. ``create_graph=True`` keeps the graph of
+    energies and forces so a loss on them can be differentiated again (training on forces).
     """
     positions = batch.positions
     cell = batch.cell
@@ -69,6 +69,8 @@ def compute(
                 if (volume <= 0).any():
                     raise ValueError("stress needs a cell with non-zero volume in every structure")
                 out["stress"] = grads[-1] / volume[:, None, None]
+    if not create_graph:  # plain numbers for the caller; training keeps the graph
+        out = {k: v.detach() for k, v in out.items()}
     return out
 
 
@@ -105,12 +107,12 @@ class Calculator(_AseCalculator):
             )
         batch = atoms_to_batch(self.atoms, device=self.device, dtype=self.dtype)
         out = compute(self.model, batch, forces=True, stress=has_volume)
-        energy = float(out["energy"][0].detach())
+        energy = float(out["energy"][0])
         self.results = {
             "energy": energy,
             "free_energy": energy,
-            "energies": out["energies"].detach().cpu().numpy(),
-            "forces": out["forces"].detach().cpu().numpy(),
+            "energies": out["energies"].cpu().numpy(),
+            "forces": out["forces"].cpu().numpy(),
         }
         if has_volume:
-            self.results["stress"] = full_3x3_to_voigt_6_stress(out["stress"][0].detach().cpu().numpy())
+            self.results["stress"] = full_3x3_to_voigt_6_stress(out["stress"][0].cpu().numpy())

@@ -1,0 +1,82 @@
+"""minnp.batch: structures of any size -> flat tensors, and clear errors for bad input."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk, molecule
+
+from minnp.batch import atomic_numbers, atoms_to_batch, check_species, sum_per_structure
+
+
+def test_batch_stacks_structures_of_different_sizes_and_compositions():
+    structures = [bulk("Si", cubic=True), molecule("H2O"), bulk("NaCl", "rocksalt", a=5.64)]
+    structures[1].info["charge"] = -1
+    b = atoms_to_batch(structures)
+    assert b.positions.shape == (13, 3) and b.positions.dtype == torch.float64
+    assert b.n_atoms.tolist() == [8, 3, 2] and b.ptr.tolist() == [0, 8, 11, 13]
+    assert b.batch.tolist() == [0] * 8 + [1] * 3 + [2] * 2
+    assert b.total_charge.tolist() == [0.0, -1.0, 0.0]
+    assert b.pbc.tolist() == [[True] * 3, [False] * 3, [True] * 3]
+    for original, back in zip(structures, b.to_atoms()):
+        np.testing.assert_array_equal(original.numbers, back.numbers)
+        np.testing.assert_allclose(original.positions, back.positions)
+        np.testing.assert_allclose(original.cell.array, back.cell.array)
+
+
+def test_sum_per_structure_adds_atoms_of_each_structure():
+    b = atoms_to_batch([molecule("CH4"), molecule("H2O")])
+    np.testing.assert_allclose(sum_per_structure(b.numbers.double(), b).numpy(), [10.0, 10.0])
+
+
+def test_to_casts_floats_only():
+    b = atoms_to_batch(molecule("CH4")).to(dtype=torch.float32)
+    assert b.positions.dtype == torch.float32 and b.numbers.dtype == torch.long
+
+
+def test_unknown_element_symbol_is_named():
+    with pytest.raises(ValueError, match="unknown element symbol 'Qq'"):
+        atomic_numbers(["Si", "Qq"])
+    with pytest.raises(ValueError, match="atomic number 0"):
+        atomic_numbers([0])
+    assert atomic_numbers(["Si", "C", 8]) == [14, 6, 8]
+
+
+def test_dummy_atoms_are_rejected():
+    with pytest.raises(ValueError, match="unknown element"):
+        atoms_to_batch(Atoms("X2", positions=[[0, 0, 0], [1, 0, 0]]))
+
+
+def test_species_outside_a_model_are_named():
+    b = atoms_to_batch(molecule("H2O"))
+    with pytest.raises(ValueError, match=r"species 'O' not among this model's species \['H', 'Si'\]"):
+        check_species(b.numbers, [1, 14])
+
+
+def test_singular_cell_with_pbc_is_rejected():
+    atoms = Atoms("Cu2", positions=[[0, 0, 0], [1, 1, 1]], cell=[[2, 0, 0], [4, 0, 0], [0, 0, 3]], pbc=True)
+    with pytest.raises(ValueError, match="cell is singular"):
+        atoms_to_batch(atoms)
+
+
+def test_zero_cell_without_pbc_is_fine():
+    assert atoms_to_batch(molecule("H2O")).cell.abs().sum() == 0
+
+
+def test_slab_with_vacuum_axis_needs_only_periodic_vectors():
+    slab = Atoms("Cu", positions=[[0, 0, 0]], cell=[[2.5, 0, 0], [0, 2.5, 0], [0, 0, 0]], pbc=[True, True, False])
+    assert atoms_to_batch(slab).n_structures == 1
+
+
+def test_nan_positions_are_rejected():
+    atoms = molecule("H2O")
+    atoms.positions[1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"non-finite .* positions at atoms \[1\]"):
+        atoms_to_batch(atoms)
+
+
+def test_empty_structures_are_rejected():
+    with pytest.raises(ValueError, match="structure 1 has no atoms"):
+        atoms_to_batch([molecule("H2O"), Atoms()])
+    with pytest.raises(ValueError, match="no structures given"):
+        atoms_to_batch([])

@@ -1,0 +1,90 @@
+"""minnp.neighbors: the same pairs as ASE's neighbor_list, and differentiable vectors."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk, molecule
+from ase.neighborlist import neighbor_list as ase_neighbor_list
+from conftest import random_cell_structure
+
+from minnp.batch import atoms_to_batch
+from minnp.neighbors import neighbor_list, neighbor_triples
+
+
+def _canonical(i, j, shift):
+    rows = np.c_[i, j, np.asarray(shift).round().astype(int)]
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+def _ase_pairs(atoms, r_cut, offset=0):
+    i, j, shift = ase_neighbor_list("ijS", atoms, r_cut)
+    return _canonical(i + offset, j + offset, shift)
+
+
+PBCS = [(True, True, True), (True, True, False), (False, True, False), (False, False, False)]
+
+
+@pytest.mark.parametrize("pbc", PBCS)
+def test_pairs_equal_ase_for_random_triclinic_small_cells(rng, pbc):
+    for _ in range(5):
+        atoms = random_cell_structure(rng, n_atoms=5, pbc=pbc, scale=3.0)
+        nbrs = neighbor_list(atoms_to_batch(atoms), 5.0)  # cutoff larger than the cell
+        ours = _canonical(nbrs.i.numpy(), nbrs.j.numpy(), nbrs.shift.numpy())
+        np.testing.assert_array_equal(ours, _ase_pairs(atoms, 5.0))
+
+
+def test_pairs_equal_ase_for_a_mixed_batch(rng):
+    structures = [random_cell_structure(rng, 4, pbc) for pbc in PBCS] + [molecule("CH3CH2OH")]
+    batch = atoms_to_batch(structures)
+    nbrs = neighbor_list(batch, 3.5)
+    offsets = np.cumsum([0] + [len(a) for a in structures])
+    expected = np.concatenate([_ase_pairs(a, 3.5, o) for a, o in zip(structures, offsets)])
+    ours = _canonical(nbrs.i.numpy(), nbrs.j.numpy(), nbrs.shift.numpy())
+    np.testing.assert_array_equal(ours, expected[np.lexsort(expected.T[::-1])])
+    assert torch.all(batch.batch[nbrs.i] == batch.batch[nbrs.j]), "pairs never cross structures"
+
+
+def test_vectors_are_the_minimum_image_distances_in_a_large_cell():
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    batch = atoms_to_batch(atoms)
+    d = neighbor_list(batch, 2.5).vectors(batch).norm(dim=1)
+    np.testing.assert_allclose(d.numpy(), 5.43 * np.sqrt(3) / 4, rtol=1e-12)
+    assert len(d) == 8 * 4, "each diamond atom has four nearest neighbours"
+
+
+def test_single_atom_in_small_cell_sees_its_own_images():
+    atoms = Atoms("Cu", positions=[[0, 0, 0]], cell=np.eye(3) * 2.0, pbc=True)
+    nbrs = neighbor_list(atoms_to_batch(atoms), 2.1)
+    assert len(nbrs) == 6 and torch.all(nbrs.i == 0) and torch.all(nbrs.j == 0)
+
+
+def test_isolated_molecule_has_no_images():
+    nbrs = neighbor_list(atoms_to_batch(molecule("C6H6")), 10.0)
+    assert len(nbrs) == 12 * 11 and torch.all(nbrs.shift == 0)
+
+
+def test_vectors_are_differentiable_in_positions_and_cell(rng):
+    batch = atoms_to_batch(random_cell_structure(rng, 4))
+    nbrs = neighbor_list(batch, 4.0)
+    positions = batch.positions.clone().requires_grad_(True)
+    cell = batch.cell.clone().requires_grad_(True)
+    d = nbrs.vectors(batch.replace(positions=positions, cell=cell)).norm(dim=1)
+    assert torch.autograd.gradcheck(lambda p, c: nbrs.vectors(batch.replace(positions=p, cell=c)).norm(dim=1),
+                                    (positions, cell))
+    assert d.requires_grad
+
+
+def test_triples_enumerate_every_ordered_pair_of_neighbours_of_one_centre(rng):
+    batch = atoms_to_batch([random_cell_structure(rng, 5), molecule("CH4")])
+    nbrs = neighbor_list(batch, 3.0)
+    p, q = neighbor_triples(nbrs, len(batch.numbers))
+    counts = torch.bincount(nbrs.i, minlength=len(batch.numbers))
+    assert len(p) == int((counts * (counts - 1)).sum())
+    assert torch.all(nbrs.i[p] == nbrs.i[q]) and torch.all(p != q)
+    assert len(set(zip(p.tolist(), q.tolist()))) == len(p), "no duplicates"
+
+
+def test_non_positive_cutoff_is_rejected():
+    with pytest.raises(ValueError, match="cutoff must be positive"):
+        neighbor_list(atoms_to_batch(molecule("H2O")), 0.0)
