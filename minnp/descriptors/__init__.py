@@ -5,7 +5,8 @@ gives differentiable per-atom features (N, F) for models, ``create(atoms)`` give
 in DScribe's exact layout.
 """
 
+from minnp.descriptors.acsf import ACSF
 from minnp.descriptors.base import Descriptor
 from minnp.descriptors.cutoff import cosine_cutoff
 
-__all__ = ["Descriptor", "cosine_cutoff"]
+__all__ = ["ACSF", "Descriptor", "cosine_cutoff"]

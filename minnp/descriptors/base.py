@@ -138,7 +138,7 @@ class Descriptor(torch.nn.Module):
         ptr = batch.ptr.tolist()
         for s, c in enumerate(per_system):
             rows = x[ptr[s]:ptr[s + 1]]
-            out.append(rows if c is None else rows[_center_indices(c, len(rows), s)])
+            out.append(rows if c is None else rows[check_centers(c, len(rows), s)])
         if single:
             return out[0]
         same = all(len(o) == len(out[0]) for o in out)
@@ -173,7 +173,7 @@ def dscribe_images(batch: Batch, nbrs: Neighbors, cutoff: float) -> Neighbors:
     return Neighbors(i=nbrs.i[keep], j=nbrs.j[keep], shift=nbrs.shift[keep], r_cut=nbrs.r_cut)
 
 
-def _center_indices(centers, n_atoms: int, s: int) -> np.ndarray:
+def check_centers(centers, n_atoms: int, s: int) -> np.ndarray:
     """Validate DScribe-style centre indices for system ``s``."""
     c = np.asarray(centers)
     if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):

@@ -16,7 +16,5 @@ import torch
 
 def cosine_cutoff(r: torch.Tensor, r_cut: float) -> torch.Tensor:
     """f_c(r) = ½(cos(π r / r_cut) + 1) inside the cutoff, 0 outside; any shape, differentiable."""
-    inside = r <= r_cut
-    # cos of a clamped argument keeps the gradient finite (zero) beyond r_cut
-    f = 0.5 * (torch.cos(math.pi * torch.clamp(r, max=r_cut) / r_cut) + 1.0)
-    return torch.where(inside, f, torch.zeros_like(f))
+    # Beyond r_cut the clamp gives cos(π) = -1 exactly: f_c = 0 with a zero gradient.
+    return 0.5 * (torch.cos(math.pi * (r.clamp(max=r_cut) / r_cut)) + 1.0)

@@ -1,0 +1,318 @@
+"""Atom-centred symmetry functions (ACSF), exactly as DScribe 2.1.x computes them (notebook 04).
+
+Behler, J. Chem. Phys. 134, 074106 (2011). For a centre atom i with neighbours j, k within
+r_cut (periodic images included), r_ij = |x_j - x_i + S·cell| and the cosine cutoff
+f_c(r) = ½(cos(π r / r_cut) + 1) (:mod:`minnp.descriptors.cutoff`):
+
+    radial, one set per neighbour species Z
+        G1_Z           = Σ_{j∈Z} f_c(r_ij)
+        G2_Z(eta, R_s) = Σ_{j∈Z} exp(-eta (r_ij - R_s)²) f_c(r_ij)
+        G3_Z(kappa)    = Σ_{j∈Z} cos(kappa r_ij) f_c(r_ij)
+
+    angular, one set per unordered species pair {A, B}, over unordered neighbour pairs j < k
+        cos θ_ijk = (r_ij² + r_ik² - r_jk²) / (2 r_ij r_ik)
+        G4(eta, zeta, lambda_) = Σ_{j<k} 2 [½(1 + lambda_ cos θ)]^zeta exp(-eta (r_ij² + r_ik² + r_jk²))
+                                         f_c(r_ij) f_c(r_ik) f_c(r_jk)
+        G5(eta, zeta, lambda_) = Σ_{j<k} 2 [½(1 + lambda_ cos θ)]^zeta exp(-eta (r_ij² + r_ik²))
+                                         f_c(r_ij) f_c(r_ik)
+
+DScribe sums each pair j < k once. Behler's paper sums over j ≠ k (twice) with the prefactor
+2^(1-zeta): 2·(½)^zeta is the same prefactor, so DScribe's G4 is exactly half of Behler's.
+G1 is always present. The centre's own species is not encoded (train one network per element).
+
+Layout of the F = (1 + n2 + n3)·S + (n4 + n5)·S(S+1)/2 features (S species, sorted by atomic
+number): first S radial blocks [G1, G2_1..G2_n2, G3_1..G3_n3], one per neighbour species; then
+one angular block [G4_1..G4_n4, G5_1..G5_n5] per species pair (b ≤ a) at position a(a+1)/2 + b,
+i.e. pairs (0,0), (0,1), (1,1), (0,2), (1,2), (2,2), ... (this is what DScribe's code does; its
+tutorial text lists another order). :meth:`ACSF.feature_names` names every column.
+
+Implementation: distances from the neighbour list (:mod:`minnp.neighbors`) in torch, angular
+terms on vectorised triples (pairs of pairs sharing a centre, kept once with p < q), and
+``index_add`` back onto the centres. No loop over atoms, so forces and stress come from
+autograd and the same code runs a batch of many structures on CPU or GPU. ``forward`` and
+DScribe-shaped ``create`` share it (see :mod:`minnp.descriptors.base` for periodic images).
+
+A negative base ½(1 + lambda_ cos θ) arises only for |lambda_| > 1; raised to a non-integer
+zeta it has no real value (DScribe returns NaN), so that combination is refused up front.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from ase import Atoms
+
+from minnp.batch import Batch, atoms_to_batch
+from minnp.descriptors.base import Descriptor, check_centers, dscribe_images
+from minnp.descriptors.cutoff import cosine_cutoff
+from minnp.neighbors import Neighbors
+
+Tensor = torch.Tensor
+
+
+def _parameters(values, name: str, columns: tuple[str, ...]) -> np.ndarray:
+    """Check one parameter array (rows of ``columns``; a vector for G3) and return it as float64."""
+    shape = "a list of kappa values" if len(columns) == 1 else f"rows of [{', '.join(columns)}]"
+    if values is None:
+        return np.zeros((0,) if len(columns) == 1 else (0, len(columns)))
+    try:
+        a = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {shape} (numbers), got {values!r}") from None
+    if a.size == 0:
+        raise ValueError(f"{name} is empty: give {shape}, or leave it out (None) to switch these functions off")
+    if len(columns) == 1 and a.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D list of kappa values, got an array of shape {a.shape}")
+    if len(columns) > 1 and (a.ndim != 2 or a.shape[1] != len(columns)):
+        raise ValueError(f"{name} must be {shape}, one row per function; got an array of shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} contains NaN or inf: {a.tolist()}")
+    return a
+
+
+def _power(base: Tensor, zeta: float) -> Tensor:
+    """base**zeta; a whole zeta by repeated squaring (exact, and several times faster than pow)."""
+    if zeta != int(zeta) or zeta < 1:
+        return torch.pow(base, zeta)
+    n, result, square = int(zeta), None, base
+    while True:
+        if n & 1:
+            result = square if result is None else result * square
+        n >>= 1
+        if not n:
+            return result
+        square = square * square
+
+
+def _partials(fn, inputs: tuple[Tensor, ...]) -> list[Tensor]:
+    """∂fn[m, c]/∂inputs[k][m] for a row-wise function fn: (M,) x K -> (M, C); K tensors (M, C).
+
+    Row m of the output depends only on row m of the inputs, so the gradient of column c's sum
+    is that column's partial derivative for every row at once: one backward pass per column.
+    """
+    inputs = tuple(x.detach().requires_grad_() for x in inputs)
+    with torch.enable_grad():
+        out = fn(*inputs)  # (M, C)
+        columns = [torch.autograd.grad(out[:, c].sum(), inputs, retain_graph=True, allow_unused=True)
+                   for c in range(out.shape[1])]
+    return [torch.stack([g[k] if g[k] is not None else torch.zeros_like(x) for g in columns], dim=1)
+            for k, x in enumerate(inputs)]
+
+
+def _pair_block(s_j: Tensor, s_k: Tensor) -> Tensor:
+    """DScribe's angular block of species pair {s_j, s_k}: a(a+1)/2 + b with a = max, b = min."""
+    a, b = torch.maximum(s_j, s_k), torch.minimum(s_j, s_k)
+    return a * (a + 1) // 2 + b
+
+
+def unordered_triples(nbrs: Neighbors, n_atoms: int) -> tuple[Tensor, Tensor]:
+    """Pairs of neighbour pairs (p, q) with the same centre and p < q: each triangle j-i-k once.
+
+    The same triples as ``minnp.neighbors.neighbor_triples`` restricted to p < q, in the same
+    order, but enumerated directly (about 15x faster: no p ≥ q entries made and then dropped).
+    Pairs are sorted by centre, so pair p at place k of its centre's group of c pairs meets the
+    c - 1 - k pairs after it.
+    """
+    counts = torch.bincount(nbrs.i, minlength=n_atoms)  # (n_atoms,) pairs per centre
+    start = torch.cumsum(counts, 0) - counts  # (n_atoms,) first pair of each centre
+    pair = torch.arange(len(nbrs), device=nbrs.i.device)  # (P,)
+    after = counts[nbrs.i] - 1 - (pair - start[nbrs.i])  # (P,) pairs after p in its group
+    p = torch.repeat_interleave(pair, after)  # (T,)
+    first = torch.cumsum(after, 0) - after  # (P,) where each p's run begins
+    q = torch.arange(len(p), device=p.device) - first[p] + p + 1  # (T,)
+    return p, q
+
+
+class ACSF(Descriptor):
+    """Atom-centred symmetry functions with DScribe's arguments, layout and numbers.
+
+    >>> from ase.build import molecule
+    >>> acsf = ACSF(species=["H", "C", "O"], r_cut=6.0, g2_params=[[1.0, 0.0]],
+    ...             g4_params=[[0.005, 1.0, 1.0], [0.005, 1.0, -1.0]])
+    >>> acsf.get_number_of_features()        # (1 + 1)·3 radial + 2·6 angular
+    18
+    >>> acsf.create(molecule("CH3OH")).shape
+    (6, 18)
+    """
+
+    def __init__(self, species: Sequence[str | int], r_cut: float, g2_params=None, g3_params=None,
+                 g4_params=None, g5_params=None, periodic: bool = False):
+        super().__init__(species, periodic)
+        if not (isinstance(r_cut, (int, float, np.number)) and r_cut > 0 and np.isfinite(r_cut)):
+            raise ValueError(f"r_cut must be a positive number of Å, got {r_cut!r}")
+        self.r_cut = float(r_cut)
+        self.cutoff = self.r_cut
+        self.g2_params = _parameters(g2_params, "g2_params", ("eta", "R_s"))  # (n2, 2)
+        self.g3_params = _parameters(g3_params, "g3_params", ("kappa",))  # (n3,)
+        self.g4_params = _parameters(g4_params, "g4_params", ("eta", "zeta", "lambda"))  # (n4, 3)
+        self.g5_params = _parameters(g5_params, "g5_params", ("eta", "zeta", "lambda"))  # (n5, 3)
+        angular = np.concatenate([self.g4_params, self.g5_params])  # (n4 + n5, 3)
+        eta, zeta, lambda_ = angular.T
+        bad = (np.abs(lambda_) > 1) & (zeta != np.round(zeta))
+        if bad.any():
+            raise ValueError(
+                f"angular parameters {angular[bad].tolist()}: |lambda| > 1 with non-integer zeta makes "
+                "½(1 + lambda cos θ) negative for some angles and its power undefined; use lambda = ±1")
+        for name, value in [("eta", self.g2_params[:, 0]), ("R_s", self.g2_params[:, 1]), ("kappa", self.g3_params)]:
+            self.register_buffer(f"_{name}", torch.tensor(value, dtype=torch.float64), persistent=False)
+
+    @property
+    def n_radial(self) -> int:
+        """Functions per neighbour species: G1, the G2s and the G3s."""
+        return 1 + len(self.g2_params) + len(self.g3_params)
+
+    @property
+    def n_angular(self) -> int:
+        """Functions per species pair: the G4s and the G5s."""
+        return len(self.g4_params) + len(self.g5_params)
+
+    @property
+    def n_pairs(self) -> int:
+        """Unordered species pairs, S(S+1)/2."""
+        return self.n_species * (self.n_species + 1) // 2
+
+    def get_number_of_features(self) -> int:
+        return self.n_radial * self.n_species + self.n_angular * self.n_pairs
+
+    def feature_names(self) -> list[str]:
+        """One name per column, in DScribe's order, e.g. 'G2(eta=0.5, R_s=0) O', 'G4(...) H-O'."""
+        radial = ["G1"]
+        radial += [f"G2(eta={e:g}, R_s={r:g})" for e, r in self.g2_params]
+        radial += [f"G3(kappa={k:g})" for k in self.g3_params]
+        angular = [f"G{g}(eta={e:g}, zeta={z:g}, lambda={lam:g})"
+                   for g, params in [(4, self.g4_params), (5, self.g5_params)] for e, z, lam in params]
+        symbols = self.species_symbols
+        names = [f"{f} {symbols[s]}" for s in range(self.n_species) for f in radial]
+        for a in range(self.n_species):
+            for b in range(a + 1):  # block a(a+1)/2 + b: (0,0), (0,1), (1,1), (0,2), ...
+                names += [f"{f} {symbols[b]}-{symbols[a]}" for f in angular]
+        return names
+
+    # ---- the maths, on distances ------------------------------------------------------------
+
+    def radial_terms(self, r: Tensor) -> Tensor:
+        """One neighbour's [G1, G2.., G3..] contributions, (P,) -> (P, n_radial)."""
+        fc = cosine_cutoff(r, self.r_cut)[:, None]  # (P, 1)
+        r = r[:, None]
+        g2 = torch.exp(-self._eta.to(r.dtype) * (r - self._R_s.to(r.dtype)) ** 2) * fc  # (P, n2)
+        g3 = torch.cos(self._kappa.to(r.dtype) * r) * fc  # (P, n3)
+        return torch.cat([fc, g2, g3], dim=1)
+
+    def angular_terms(self, r_ij: Tensor, r_ik: Tensor, r_jk: Tensor) -> Tensor:
+        """One neighbour pair's [G4.., G5..] contributions from the triangle's sides, (T,) x 3 -> (T, n_angular)."""
+        cos_theta = (r_ij**2 + r_ik**2 - r_jk**2) / (2 * r_ij * r_ik)  # (T,)
+        cos_theta = cos_theta.clamp(-1.0, 1.0)  # rounding can leave |cos θ| a hair above 1
+        fc_ij_ik = cosine_cutoff(r_ij, self.r_cut) * cosine_cutoff(r_ik, self.r_cut)  # (T,)
+        radial = {  # G4 and G5 differ only in the r_jk terms: 2·f_c·f_c(·f_c) and Σ r²
+            4: (2 * fc_ij_ik * cosine_cutoff(r_jk, self.r_cut), r_ij**2 + r_ik**2 + r_jk**2),
+            5: (2 * fc_ij_ik, r_ij**2 + r_ik**2),
+        }
+        # One column per function; parameter sets repeat eta, zeta and lambda_, so each distinct
+        # angular factor [½(1 + lambda_ cos θ)]^zeta and radial factor is computed once.
+        angle, decay, columns = {}, {}, []
+        for g, params in ((4, self.g4_params), (5, self.g5_params)):
+            f, sum_sq = radial[g]
+            for eta, zeta, lambda_ in params.tolist():
+                if (zeta, lambda_) not in angle:
+                    angle[zeta, lambda_] = _power(0.5 * (1 + lambda_ * cos_theta), zeta)  # (T,)
+                if (g, eta) not in decay:
+                    decay[g, eta] = torch.exp(-eta * sum_sq) * f  # (T,)
+                columns.append(angle[zeta, lambda_] * decay[g, eta])
+        return torch.stack(columns, dim=1)  # (T, n4 + n5)
+
+    # ---- from a neighbour list to per-atom features ----------------------------------------
+
+    def _triples(self, nbrs: Neighbors, r_vec: Tensor, n_atoms: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Unordered neighbour pairs (p, q), p < q, of one centre, and r_jk = |r_ik - r_ij|."""
+        p, q = unordered_triples(nbrs, n_atoms)  # (T,) each
+        r_jk = (r_vec.index_select(0, q) - r_vec.index_select(0, p)).norm(dim=1)  # (T,)
+        if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut: skip those triangles
+            close = torch.nonzero(r_jk < self.r_cut).squeeze(1)
+            p, q, r_jk = p[close], q[close], r_jk[close]
+        return p, q, r_jk
+
+    def features(self, batch: Batch, nbrs: Neighbors) -> Tensor:
+        """Per-atom ACSF (N, F) in DScribe's layout; differentiable in positions and cell."""
+        s = self.species_index(batch)  # (N,)
+        n, S = len(s), self.n_species
+        s_j = s[nbrs.j]  # (P,) species of each neighbour
+        r_vec = nbrs.vectors(batch)  # (P, 3)
+        r = r_vec.norm(dim=1)  # (P,)
+        # radial: row i·S + s_j of an (N·S, n_radial) table is block s_j of centre i
+        radial = r.new_zeros(n * S, self.n_radial)
+        radial = radial.index_add(0, nbrs.i * S + s_j, self.radial_terms(r))
+        out = [radial.reshape(n, S * self.n_radial)]
+        if self.n_angular:
+            p, q, r_jk = self._triples(nbrs, r_vec, n)  # (T,) each
+            block = _pair_block(s_j[p], s_j[q])  # (T,) species-pair block of each triangle
+            angular = r.new_zeros(n * self.n_pairs, self.n_angular)
+            angular = angular.index_add(0, nbrs.i[p] * self.n_pairs + block, self.angular_terms(r[p], r[q], r_jk))
+            out.append(angular.reshape(n, self.n_pairs * self.n_angular))
+        return torch.cat(out, dim=1)
+
+    # ---- DScribe's derivatives, by autograd ---------------------------------------------------
+
+    def derivatives(self, system: Atoms, centers=None, return_descriptor: bool = True):
+        """dG/dx like DScribe's ``derivatives(..., attach=True)``: array (n_centers, n_atoms, 3, F).
+
+        Models never need this (autograd through ``forward`` gives forces); it is the full
+        Jacobian for users of DScribe's API, computed without finite differences. Each radial
+        term depends on one distance r_ij and each angular term on one triangle's sides (r_ij,
+        r_ik, r_jk), so autograd of ``radial_terms`` and ``angular_terms`` gives all partial
+        derivatives at once (one backward pass per function), and the chain rule through the
+        unit vectors (∂r_ij/∂x_j = -∂r_ij/∂x_i = r̂_ij) puts them on the atoms. Periodic images
+        move with their atom (DScribe's attach=True). Returns (derivatives, descriptor) when
+        ``return_descriptor`` (DScribe's default), else the derivatives alone.
+        """
+        if not isinstance(system, Atoms):
+            raise TypeError("derivatives takes one ase.Atoms (call it once per structure)")
+        batch = atoms_to_batch(system, device=self._species_lookup.device, dtype=torch.float64)
+        nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
+        s = self.species_index(batch)  # (N,)
+        n, F = len(s), self.get_number_of_features()
+        rows = torch.arange(n) if centers is None else torch.as_tensor(check_centers(centers, n, 0)) % n
+        row_of = torch.full((n,), -1, dtype=torch.long)
+        row_of[rows] = torch.arange(len(rows))  # atom -> row of the output, -1 if not a centre
+        row_of = row_of.to(s.device)
+        with torch.no_grad():
+            r_vec = nbrs.vectors(batch)  # (P, 3)
+            r = r_vec.norm(dim=1)  # (P,)
+            unit = r_vec / r[:, None]  # (P, 3)
+            jac = r.new_zeros(len(rows) * n * F, 3)  # rows (centre, atom, feature)
+
+            def place(centre, atom, column, d):  # add d (M, C, 3) at (centre, atom, column)
+                keep = row_of[centre] >= 0
+                index = ((row_of[centre] * n + atom) * F)[:, None] + column  # (M, C)
+                jac.index_add_(0, index[keep].reshape(-1), d[keep].reshape(-1, 3))
+
+            # radial: ∂g/∂x_j = (dg/dr) r̂_ij, ∂g/∂x_i = -(dg/dr) r̂_ij
+            (dg_dr,) = _partials(self.radial_terms, (r,))  # (P, n_radial)
+            column = (s[nbrs.j] * self.n_radial)[:, None] + torch.arange(self.n_radial, device=r.device)
+            d = dg_dr[:, :, None] * unit[:, None, :]  # (P, n_radial, 3)
+            place(nbrs.i, nbrs.j, column, d)
+            place(nbrs.i, nbrs.i, column, -d)
+            if self.n_angular:
+                p, q, r_jk = self._triples(nbrs, r_vec, n)  # (T,) each
+                da_dij, da_dik, da_djk = _partials(self.angular_terms, (r[p], r[q], r_jk))  # (T, n_angular) each
+                u_jk = (r_vec[q] - r_vec[p]) / r_jk[:, None]  # (T, 3) unit vector from j to k
+                d_j = da_dij[..., None] * unit[p, None] - da_djk[..., None] * u_jk[:, None]  # (T, n_angular, 3)
+                d_k = da_dik[..., None] * unit[q, None] + da_djk[..., None] * u_jk[:, None]
+                block = _pair_block(s[nbrs.j[p]], s[nbrs.j[q]])  # (T,)
+                column = (self.n_species * self.n_radial + block * self.n_angular)[:, None] \
+                    + torch.arange(self.n_angular, device=r.device)  # (T, n_angular)
+                centre = nbrs.i[p]
+                place(centre, nbrs.j[p], column, d_j)
+                place(centre, nbrs.j[q], column, d_k)
+                place(centre, centre, column, -d_j - d_k)  # a rigid translation changes nothing
+            jac = jac.reshape(len(rows), n, F, 3).transpose(2, 3)  # (n_centers, n_atoms, 3, F)
+        jac = jac.cpu().numpy()
+        if return_descriptor:
+            return jac, self.create(system, centers=rows.numpy())
+        return jac
+
+    def extra_repr(self) -> str:
+        return (f"species={self.species_symbols}, r_cut={self.r_cut}, n2={len(self.g2_params)}, "
+                f"n3={len(self.g3_params)}, n4={len(self.g4_params)}, n5={len(self.g5_params)}, "
+                f"periodic={self.periodic}")

@@ -1,0 +1,337 @@
+"""minnp.descriptors.ACSF: DScribe's numbers and layout (run live), and autograd derivatives."""
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk, molecule
+from conftest import random_cell_structure
+from dscribe.descriptors import ACSF as DScribeACSF
+
+from minnp.batch import atoms_to_batch
+from minnp.descriptors import ACSF, Descriptor
+from minnp.descriptors.acsf import unordered_triples
+from minnp.neighbors import neighbor_triples
+
+# Parameter sets with every kind of function, non-integer zeta and negative lambda.
+PARAMETER_SETS = {
+    "all_five": dict(g2_params=[[1.0, 0.0], [0.5, 1.5], [0.05, 3.0]], g3_params=[1.0, 2.3, -0.7],
+                     g4_params=[[0.01, 1.0, 1.0], [0.1, 2.5, -1.0], [0.02, 4.0, 1.0]],
+                     g5_params=[[0.01, 1.0, -1.0], [0.3, 1.7, 1.0]]),
+    "g4_only": dict(g4_params=[[0.005, 1.0, 1.0], [0.005, 1.0, -1.0], [0.05, 16.0, 1.0], [0.0, 3.3, -1.0]]),
+    "g5_only": dict(g5_params=[[0.04, 2.0, -1.0], [0.001, 0.5, 1.0], [0.2, 7.0, 0.5]]),
+    "radial_only": dict(g2_params=[[4.0, 1.0], [0.0, 0.0]], g3_params=[3.1]),
+    "g1_only": dict(),
+}
+INTEGER_ZETA = dict(g2_params=[[0.3, 1.0], [2.0, 2.5]], g3_params=[1.3],
+                    g4_params=[[0.01, 1, 1], [0.05, 2, -1], [0.1, 4, 1]], g5_params=[[0.02, 1, -1], [0.2, 2, 1]])
+
+
+def assert_dscribe_parity(ours, ref, tol=1e-10, collinear_nan=False):
+    """Per structure: max|diff| ≤ tol·max|ref|, and rtol 1e-6 on every feature above 1e-6·max.
+
+    ``collinear_nan``: DScribe returns NaN for an exactly collinear triangle (cos θ rounds past
+    ±1) under a non-integer zeta; there minnp is finite, and the other features are compared.
+    """
+    ours, ref = np.asarray(ours), np.asarray(ref)
+    assert ours.shape == ref.shape
+    assert np.isfinite(ours).all()
+    if collinear_nan:
+        ours, ref = ours[np.isfinite(ref)], ref[np.isfinite(ref)]
+    assert np.isfinite(ref).all(), "the reference itself has NaN: choose another test structure"
+    scale = np.abs(ref).max()
+    assert scale > 0
+    assert np.abs(ours - ref).max() <= tol * scale, f"max |diff| {np.abs(ours - ref).max():.3g} vs max {scale:.3g}"
+    big = np.abs(ref) > 1e-6 * scale
+    np.testing.assert_allclose(ours[big], ref[big], rtol=1e-6)
+
+
+def both(structures, species, r_cut, periodic=False, **params):
+    """Our create and DScribe's create on the same input."""
+    ours = ACSF(species=species, r_cut=r_cut, periodic=periodic, **params)
+    ref = DScribeACSF(species=species, r_cut=r_cut, periodic=periodic, **params)
+    assert ours.get_number_of_features() == ref.get_number_of_features()
+    return ours.create(structures), ref.create(structures)
+
+
+def cluster(rng, symbols="HCNOHHCO", spread=2.2):
+    n = len(symbols)
+    return Atoms(symbols, positions=rng.normal(0, spread, (n, 3)))
+
+
+@pytest.mark.parametrize("name", PARAMETER_SETS)
+def test_features_match_dscribe_on_multispecies_clusters(rng, name):
+    for _ in range(3):
+        atoms = cluster(rng)
+        assert_dscribe_parity(*both(atoms, ["H", "C", "N", "O"], 5.0, **PARAMETER_SETS[name]))
+
+
+def test_features_match_dscribe_on_molecules_with_unused_species():
+    structures = [molecule("CH3CH2OH"), molecule("CH3NO2"), molecule("H2O")]
+    ours, ref = both(structures, ["S", "O", "H", "N", "C"], 6.0, **INTEGER_ZETA)  # species unsorted
+    for a, b in zip(ours, ref):
+        assert_dscribe_parity(a, b)
+
+
+def test_features_match_dscribe_on_periodic_rocksalt(rng):
+    atoms = bulk("NaCl", "rocksalt", a=5.64) * (2, 2, 1)
+    atoms.rattle(0.05, seed=1)
+    ours, ref = both(atoms, ["Na", "Cl"], 6.0, periodic=True, **PARAMETER_SETS["all_five"])
+    assert_dscribe_parity(ours, ref, collinear_nan=True)  # an atom and two of its own images
+    assert_dscribe_parity(*both(atoms, ["Na", "Cl"], 6.0, periodic=True, **INTEGER_ZETA))
+
+
+def test_exactly_collinear_triangles_are_finite_where_dscribe_returns_nan():
+    a, r_cut, eta, zeta = 3.0, 6.5, 0.01, 1.7
+    atoms = Atoms("Ar", cell=np.eye(3) * a, pbc=True)  # the atom's images at ±a are collinear with it
+    params = dict(species=["Ar"], r_cut=r_cut, g5_params=[[eta, zeta, 1.0]], periodic=True)
+    ours, ref = ACSF(**params).create(atoms)[0], DScribeACSF(**params).create(atoms)[0]
+    assert np.isnan(ref[1])
+    # brute force over images, cos θ from the dot product (no rounding past -1)
+    images = np.array([[x, y, z] for x in range(-3, 4) for y in range(-3, 4) for z in range(-3, 4)]) * a
+    r_vec = images[(np.linalg.norm(images, axis=1) <= r_cut) & (np.abs(images).sum(axis=1) > 0)]
+    r = np.linalg.norm(r_vec, axis=1)
+    fc = 0.5 * (np.cos(np.pi * r / r_cut) + 1)
+    j, k = np.triu_indices(len(r), 1)
+    cos = np.clip(np.sum(r_vec[j] * r_vec[k], axis=1) / (r[j] * r[k]), -1, 1)
+    g5 = np.sum(2 * (0.5 * (1 + cos)) ** zeta * np.exp(-eta * (r[j] ** 2 + r[k] ** 2)) * fc[j] * fc[k])
+    np.testing.assert_allclose(ours, [fc.sum(), g5], rtol=1e-12)
+
+
+@pytest.mark.parametrize("pbc", [(True, True, True), (True, True, False), (False, True, False)])
+def test_features_match_dscribe_on_triclinic_cells_smaller_than_the_cutoff_with_atoms_outside(rng, pbc):
+    for _ in range(3):
+        atoms = random_cell_structure(rng, n_atoms=5, pbc=pbc, scale=3.5, symbols="NaClONH")[:5]
+        assert np.any(atoms.get_scaled_positions(wrap=False) < 0) or np.any(atoms.get_scaled_positions(wrap=False) > 1)
+        assert_dscribe_parity(*both(atoms, ["H", "N", "O", "Na", "Cl"], 5.5, periodic=True, **INTEGER_ZETA))
+
+
+def test_features_match_dscribe_for_an_atom_far_outside_the_cell():
+    atoms = bulk("Si", "diamond", a=5.43) * (2, 1, 1)
+    atoms.rattle(0.05, seed=3)
+    atoms.positions[0] += 3 * atoms.cell[0] - 2 * atoms.cell[2] + [0.7, 0.2, -0.4]
+    ours, ref = both(atoms, ["Si"], 5.0, periodic=True, **INTEGER_ZETA)
+    assert_dscribe_parity(ours, ref)
+    # DScribe's finite block of images loses neighbours here; forward (all images) does not.
+    acsf = ACSF(species=["Si"], r_cut=5.0, periodic=True, **INTEGER_ZETA)
+    wrapped = atoms.copy()
+    wrapped.wrap()
+    full = acsf(atoms_to_batch(atoms)).numpy()
+    np.testing.assert_allclose(full, acsf.create(wrapped), rtol=1e-12, atol=1e-12)
+    assert np.abs(full - ours).max() > 1e-3, "the test structure must be one where DScribe drops images"
+
+
+def test_features_match_dscribe_on_slab_with_zero_length_nonperiodic_vector(rng):
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True) * (2, 2, 2)
+    atoms.rattle(0.05, seed=4)
+    atoms.cell[2] = [0.0, 0.0, 0.0]
+    atoms.pbc = (True, True, False)
+    ours = ACSF(species=["Cu"], r_cut=5.0, periodic=True, **INTEGER_ZETA)
+    # DScribe refuses a zero-volume cell, so compare with the same slab given a vacuum vector.
+    atoms_vacuum = atoms.copy()
+    atoms_vacuum.cell[2] = [0.0, 0.0, 30.0]
+    ref = DScribeACSF(species=["Cu"], r_cut=5.0, periodic=True, **INTEGER_ZETA).create(atoms_vacuum)
+    assert_dscribe_parity(ours.create(atoms), ref)
+
+
+def test_periodic_false_ignores_the_cell():
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.rattle(0.05, seed=5)
+    ours, ref = both(atoms, ["Si"], 5.0, periodic=False, **INTEGER_ZETA)
+    assert_dscribe_parity(ours, ref)
+    isolated = Atoms(atoms.numbers, atoms.positions)
+    np.testing.assert_array_equal(ours, ACSF(species=["Si"], r_cut=5.0, **INTEGER_ZETA).create(isolated))
+    # the torch path has the same meaning
+    acsf = ACSF(species=["Si"], r_cut=5.0, **INTEGER_ZETA)
+    np.testing.assert_allclose(acsf(atoms_to_batch(atoms)).numpy(), ours, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("name", ["all_five", "g4_only"])
+def test_many_parameter_sets_match_dscribe_on_periodic_multispecies_cell(rng, name):
+    atoms = random_cell_structure(rng, n_atoms=8, scale=5.0, symbols="CHOCHONN")
+    assert_dscribe_parity(*both(atoms, ["H", "C", "N", "O"], 4.5, periodic=True, **PARAMETER_SETS[name]))
+
+
+def test_centers_and_lists_have_dscribe_shapes():
+    acsf = ACSF(species=["H", "C", "O"], r_cut=5.0, **INTEGER_ZETA)
+    ref = DScribeACSF(species=["H", "C", "O"], r_cut=5.0, **INTEGER_ZETA)
+    a, b = molecule("CH3OH"), molecule("H2CO")
+    for args in [(a,), ([a, a],), ([a, b],), (a, [0, 2]), ([a, b], [[1], [0, 3]]), ([a, b], [[1, 2], [0, 3]])]:
+        ours, theirs = acsf.create(*args), ref.create(*args)
+        assert type(ours) is type(theirs)
+        for x, y in zip(ours if isinstance(ours, list) else [ours], theirs if isinstance(theirs, list) else [theirs]):
+            assert x.shape == y.shape
+            assert_dscribe_parity(x, y)
+
+
+def test_angular_blocks_follow_dscribes_real_pair_order():
+    # A C centre with one H and one O neighbour lights up block 3 (H-O), not block 2.
+    atoms = Atoms("CHO", positions=[[0, 0, 0], [1.1, 0, 0], [0, 1.3, 0]])
+    acsf = ACSF(species=["H", "C", "O"], r_cut=4.0, g4_params=[[0.01, 1, 1]])
+    x = acsf.create(atoms, centers=[0])[0]
+    names = acsf.feature_names()
+    lit = [names[k] for k in np.flatnonzero(x) if names[k].startswith("G4")]
+    assert lit == ["G4(eta=0.01, zeta=1, lambda=1) H-O"]
+    assert np.flatnonzero(x)[-1] == 3 * 1 + 3  # 3 radial G1 blocks, then angular block 3
+    assert_dscribe_parity(x, DScribeACSF(species=["H", "C", "O"], r_cut=4.0, g4_params=[[0.01, 1, 1]]).create(
+        atoms, centers=[0])[0])
+
+
+def test_feature_names_match_the_layout():
+    acsf = ACSF(species=["O", "H"], r_cut=5.0, **INTEGER_ZETA)
+    names = acsf.feature_names()
+    assert len(names) == acsf.get_number_of_features() == len(set(names))
+    assert names[0] == "G1 H" and names[4] == "G1 O"
+    assert names[8] == "G4(eta=0.01, zeta=1, lambda=1) H-H"
+    assert names[-1] == "G5(eta=0.2, zeta=2, lambda=1) O-O"
+
+
+def test_hand_computed_g2_and_g4_for_a_triangle():
+    r_cut, eta, r_s, zeta, lambda_ = 4.0, 0.3, 0.5, 2.0, -1.0
+    x = np.array([[0.0, 0.0, 0.0], [1.2, 0.0, 0.0], [0.3, 1.5, 0.0]])
+    acsf = ACSF(species=["Ar"], r_cut=r_cut, g2_params=[[eta, r_s]], g4_params=[[eta, zeta, lambda_]])
+    got = acsf.create(Atoms("Ar3", positions=x), centers=[0])[0]
+    fc = lambda r: 0.5 * (np.cos(np.pi * r / r_cut) + 1)  # noqa: E731
+    r_ij, r_ik, r_jk = np.linalg.norm(x[1]), np.linalg.norm(x[2]), np.linalg.norm(x[2] - x[1])
+    g2 = sum(np.exp(-eta * (r - r_s) ** 2) * fc(r) for r in (r_ij, r_ik))
+    cos = x[1] @ x[2] / (r_ij * r_ik)
+    g4 = 2 ** (1 - zeta) * (1 + lambda_ * cos) ** zeta * np.exp(-eta * (r_ij**2 + r_ik**2 + r_jk**2)) \
+        * fc(r_ij) * fc(r_ik) * fc(r_jk)
+    np.testing.assert_allclose(got, [fc(r_ij) + fc(r_ik), g2, g4], rtol=1e-13)
+
+
+def test_unordered_triples_are_core_triples_with_p_less_than_q(rng):
+    batch = atoms_to_batch([random_cell_structure(rng, 6), molecule("C6H6")])
+    nbrs = batch.neighbors(4.0)
+    p, q = neighbor_triples(nbrs, len(batch.numbers))
+    keep = p < q
+    mine = unordered_triples(nbrs, len(batch.numbers))
+    assert torch.equal(mine[0], p[keep]) and torch.equal(mine[1], q[keep])
+
+
+def test_batched_forward_equals_create_per_structure(rng):
+    acsf = ACSF(species=["H", "C", "N", "O"], r_cut=4.5, periodic=True, **PARAMETER_SETS["all_five"])
+    structures = [cluster(rng), random_cell_structure(rng, 6, symbols="CHOCHO"), molecule("CH3CH2NH2")]
+    for a in structures[1:2]:
+        a.wrap()  # forward and create agree when atoms are inside the cell
+    batched = acsf(atoms_to_batch(structures))
+    expected = np.concatenate([acsf.create(a) for a in structures])
+    np.testing.assert_allclose(batched.detach().numpy(), expected, rtol=1e-13, atol=1e-13)
+
+
+def test_features_are_invariant_under_rotation_translation_and_permutation(rng):
+    atoms = random_cell_structure(rng, 7, scale=4.5, symbols="CHONCHO")
+    acsf = ACSF(species=["H", "C", "N", "O"], r_cut=5.0, periodic=True, **PARAMETER_SETS["all_five"])
+    x = acsf(atoms_to_batch(atoms)).numpy()
+    moved = atoms.copy()
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    moved.set_cell(moved.cell @ q.T, scale_atoms=False)
+    moved.positions = moved.positions @ q.T + [3.3, -1.2, 40.0]
+    order = rng.permutation(len(atoms))
+    moved = moved[order]
+    np.testing.assert_allclose(acsf(atoms_to_batch(moved)).numpy(), x[order], rtol=1e-10, atol=1e-12)
+
+
+def test_autograd_gradients_match_finite_differences_in_positions_and_cell(rng):
+    atoms = random_cell_structure(rng, 4, scale=3.0, symbols="CHOH")
+    acsf = ACSF(species=["H", "C", "O"], r_cut=3.5, periodic=True, **PARAMETER_SETS["all_five"])
+    batch = atoms_to_batch(atoms)
+    weights = torch.tensor(rng.normal(size=(len(atoms), acsf.get_number_of_features())))
+
+    def projected(positions, cell):  # a random linear functional of all features, like an energy
+        return (acsf(batch.replace(positions=positions, cell=cell)) * weights).sum()
+
+    inputs = (batch.positions.clone().requires_grad_(), batch.cell.clone().requires_grad_())
+    assert torch.autograd.gradcheck(projected, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_double_backward_for_force_training(rng):
+    atoms = cluster(rng, "HCOH")
+    acsf = ACSF(species=["H", "C", "O"], r_cut=4.0, **INTEGER_ZETA)
+    batch = atoms_to_batch(atoms)
+    w = torch.tensor(rng.normal(size=acsf.get_number_of_features()), requires_grad=True)
+
+    def forces_dot(weights, positions):  # dF/dweights needs a graph through dG/dx
+        energy = (acsf(batch.replace(positions=positions)) @ weights).sum()
+        return torch.autograd.grad(energy, positions, create_graph=True)[0].sum()
+
+    assert torch.autograd.gradcheck(forces_dot, (w, batch.positions.clone().requires_grad_()), eps=1e-6, atol=1e-5)
+
+
+def test_derivatives_match_dscribe_numerical_derivatives():
+    atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True)
+    atoms.rattle(0.1, seed=6)
+    params = dict(species=["Na", "Cl"], r_cut=4.5, periodic=True, **INTEGER_ZETA)
+    d_ours, x_ours = ACSF(**params).derivatives(atoms)
+    d_ref, x_ref = DScribeACSF(**params).derivatives(atoms, attach=True)
+    assert d_ours.shape == d_ref.shape == (8, 8, 3, x_ref.shape[1])
+    assert_dscribe_parity(x_ours, x_ref)
+    assert np.abs(d_ours - d_ref).max() <= 1e-6 * max(1.0, np.abs(d_ref).max())
+
+
+def test_derivatives_equal_the_autograd_jacobian_of_forward(rng):
+    atoms = cluster(rng, "HCNOH")
+    acsf = ACSF(species=["H", "C", "N", "O"], r_cut=5.0, **PARAMETER_SETS["all_five"])
+    batch = atoms_to_batch(atoms)
+    jac = torch.autograd.functional.jacobian(lambda x: acsf(batch.replace(positions=x)), batch.positions)
+    d = acsf.derivatives(atoms, centers=[1, 3], return_descriptor=False)  # (centres, atoms, 3, F)
+    np.testing.assert_allclose(d, jac.permute(0, 2, 3, 1).numpy()[[1, 3]], rtol=1e-10, atol=1e-12)
+
+
+def test_float32_and_device_follow_the_batch():
+    acsf = ACSF(species=["H", "C", "O"], r_cut=4.0, **INTEGER_ZETA)
+    batch = atoms_to_batch(molecule("CH3OH"), dtype=torch.float32)
+    x32 = acsf(batch)
+    assert x32.dtype == torch.float32
+    np.testing.assert_allclose(x32.numpy(), acsf.create(molecule("CH3OH")), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_matches_cpu():
+    acsf = ACSF(species=["Si"], r_cut=5.0, periodic=True, **INTEGER_ZETA)
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True) * (2, 2, 2)
+    atoms.rattle(0.05, seed=8)
+    cpu = acsf(atoms_to_batch(atoms))
+    gpu = acsf.to("cuda")(atoms_to_batch(atoms, device="cuda"))
+    np.testing.assert_allclose(gpu.cpu().numpy(), cpu.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_unknown_species_error_names_the_element():
+    acsf = ACSF(species=["C", "H"], r_cut=4.0)
+    with pytest.raises(ValueError, match="species 'O' not among this descriptor's species"):
+        acsf.create(molecule("CH3OH"))
+    with pytest.raises(ValueError, match="'O'"):
+        acsf(atoms_to_batch(molecule("H2O")))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(g2_params=[]), "g2_params is empty"),
+    (dict(g2_params=[1.0, 0.0]), "rows of \\[eta, R_s\\]"),
+    (dict(g3_params=[[1.0]]), "1-D list of kappa"),
+    (dict(g4_params=[[0.1, 1.0]]), "rows of \\[eta, zeta, lambda\\]"),
+    (dict(g5_params=np.zeros((0, 3))), "g5_params is empty"),
+    (dict(g4_params=[[0.1, "a", 1]]), "must be rows"),
+    (dict(g2_params=[[np.nan, 1.0]]), "NaN or inf"),
+    (dict(g4_params=[[0.1, 1.5, 2.0]]), "non-integer zeta"),
+    (dict(r_cut=0.0), "r_cut must be a positive"),
+    (dict(species=[]), "non-empty list"),
+    (dict(species=["Xx"]), "unknown element symbol"),
+])
+def test_bad_parameters_give_clear_errors(kwargs, message):
+    args = dict(species=["H"], r_cut=4.0) | kwargs
+    with pytest.raises(ValueError, match=message):
+        ACSF(**args)
+
+
+def test_bad_centers_give_clear_errors():
+    acsf = ACSF(species=["H", "O"], r_cut=4.0)
+    with pytest.raises(ValueError, match="outside 0..2"):
+        acsf.create(molecule("H2O"), centers=[3])
+    with pytest.raises(ValueError, match="one list per system"):
+        acsf.create([molecule("H2O")] * 2, centers=[[0]])
+
+
+def test_is_a_descriptor_module():
+    acsf = ACSF(species=["H"], r_cut=3.0, g2_params=[[1, 0]])
+    assert isinstance(acsf, Descriptor) and isinstance(acsf, torch.nn.Module)
+    assert "r_cut=3.0" in repr(acsf)
