@@ -335,3 +335,20 @@ def test_is_a_descriptor_module():
     acsf = ACSF(species=["H"], r_cut=3.0, g2_params=[[1, 0]])
     assert isinstance(acsf, Descriptor) and isinstance(acsf, torch.nn.Module)
     assert "r_cut=3.0" in repr(acsf)
+
+
+def test_triangles_in_chunks_give_the_same_features(rng, monkeypatch):
+    import minnp.descriptors.acsf as acsf_module
+
+    structures = [random_cell_structure(rng, 6, scale=4.0, symbols="CHOCHO"), molecule("C6H6")]
+    for params in (PARAMETER_SETS["all_five"], PARAMETER_SETS["g4_only"]):
+        acsf = ACSF(species=["H", "C", "O"], r_cut=5.0, periodic=True, **params)
+        batch = atoms_to_batch(structures)
+        whole = acsf(batch)
+        monkeypatch.setattr(acsf_module, "TRIANGLES_PER_CHUNK", 50)
+        assert len(list(acsf._triangles(batch.neighbors(5.0), batch.neighbors(5.0).vectors(batch), 18))) > 10
+        np.testing.assert_allclose(acsf(batch).numpy(), whole.numpy(), rtol=1e-13, atol=1e-13)
+        d_chunked = acsf.derivatives(structures[0], return_descriptor=False)
+        monkeypatch.undo()
+        np.testing.assert_allclose(d_chunked, acsf.derivatives(structures[0], return_descriptor=False),
+                                   rtol=1e-12, atol=1e-13)

@@ -51,6 +51,8 @@ from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
 
+TRIANGLES_PER_CHUNK = 65536  # on CPU; a GPU takes all triangles at once
+
 
 def _parameters(values, name: str, columns: tuple[str, ...]) -> np.ndarray:
     """Check one parameter array (rows of ``columns``; a vector for G3) and return it as float64."""
@@ -87,18 +89,19 @@ def _power(base: Tensor, zeta: float) -> Tensor:
 
 
 def _partials(fn, inputs: tuple[Tensor, ...]) -> list[Tensor]:
-    """∂fn[m, c]/∂inputs[k][m] for a row-wise function fn: (M,) x K -> (M, C); K tensors (M, C).
+    """∂fn_c[m]/∂inputs[k][m] for a row-wise fn of K tensors (M,): K tensors (M, C).
 
-    Row m of the output depends only on row m of the inputs, so the gradient of column c's sum
-    is that column's partial derivative for every row at once: one backward pass per column.
+    ``fn`` returns C columns, a list of (M,) tensors or an (M, C) tensor. Row m depends only on
+    row m of the inputs, so the gradient of the sum of column c is that column's partial
+    derivative for every row at once: one backward pass per column.
     """
     inputs = tuple(x.detach().requires_grad_() for x in inputs)
     with torch.enable_grad():
-        out = fn(*inputs)  # (M, C)
-        columns = [torch.autograd.grad(out[:, c].sum(), inputs, retain_graph=True, allow_unused=True)
-                   for c in range(out.shape[1])]
-    return [torch.stack([g[k] if g[k] is not None else torch.zeros_like(x) for g in columns], dim=1)
-            for k, x in enumerate(inputs)]
+        out = fn(*inputs)
+        columns = out.unbind(1) if isinstance(out, Tensor) else out
+        grads = [torch.autograd.grad(column.sum(), inputs, retain_graph=True, allow_unused=True,
+                                     materialize_grads=True) for column in columns]  # C x K x (M,)
+    return [torch.stack([g[k] for g in grads], dim=1) for k in range(len(inputs))]
 
 
 def _pair_block(s_j: Tensor, s_k: Tensor) -> Tensor:
@@ -112,13 +115,17 @@ def unordered_triples(nbrs: Neighbors, n_atoms: int) -> tuple[Tensor, Tensor]:
 
     The same triples as ``minnp.neighbors.neighbor_triples`` restricted to p < q, in the same
     order, but enumerated directly (about 15x faster: no p ≥ q entries made and then dropped).
-    Pairs are sorted by centre, so pair p at place k of its centre's group of c pairs meets the
-    c - 1 - k pairs after it.
     """
-    counts = torch.bincount(nbrs.i, minlength=n_atoms)  # (n_atoms,) pairs per centre
+    return _triples_of_centres(nbrs.i, n_atoms)
+
+
+def _triples_of_centres(centre: Tensor, n_atoms: int) -> tuple[Tensor, Tensor]:
+    """(p, q), p < q, for pairs sorted by ``centre`` (P,): pair p at place k of its centre's
+    group of c pairs meets the c - 1 - k pairs after it."""
+    counts = torch.bincount(centre, minlength=n_atoms)  # (n_atoms,) pairs per centre
     start = torch.cumsum(counts, 0) - counts  # (n_atoms,) first pair of each centre
-    pair = torch.arange(len(nbrs), device=nbrs.i.device)  # (P,)
-    after = counts[nbrs.i] - 1 - (pair - start[nbrs.i])  # (P,) pairs after p in its group
+    pair = torch.arange(len(centre), device=centre.device)  # (P,)
+    after = counts[centre] - 1 - (pair - start[centre])  # (P,) pairs after p in its group
     p = torch.repeat_interleave(pair, after)  # (T,)
     first = torch.cumsum(after, 0) - after  # (P,) where each p's run begins
     q = torch.arange(len(p), device=p.device) - first[p] + p + 1  # (T,)
@@ -200,8 +207,13 @@ class ACSF(Descriptor):
         g3 = torch.cos(self._kappa.to(r.dtype) * r) * fc  # (P, n3)
         return torch.cat([fc, g2, g3], dim=1)
 
-    def angular_terms(self, r_ij: Tensor, r_ik: Tensor, r_jk: Tensor) -> Tensor:
-        """One neighbour pair's [G4.., G5..] contributions from the triangle's sides, (T,) x 3 -> (T, n_angular)."""
+    def angular_terms(self, r_ij: Tensor, r_ik: Tensor, r_jk: Tensor) -> list[Tensor]:
+        """One neighbour pair's [G4.., G5..] contributions from the triangle's sides.
+
+        (T,) x 3 -> n4 + n5 columns of shape (T,), one per function in layout order (columns,
+        not a (T, n_angular) tensor, so the derivative of one function is one small backward
+        pass; ``torch.stack(..., dim=1)`` makes the table).
+        """
         cos_theta = (r_ij**2 + r_ik**2 - r_jk**2) / (2 * r_ij * r_ik)  # (T,)
         cos_theta = cos_theta.clamp(-1.0, 1.0)  # rounding can leave |cos θ| a hair above 1
         fc_ij_ik = cosine_cutoff(r_ij, self.r_cut) * cosine_cutoff(r_ik, self.r_cut)  # (T,)
@@ -220,18 +232,33 @@ class ACSF(Descriptor):
                 if (g, eta) not in decay:
                     decay[g, eta] = torch.exp(-eta * sum_sq) * f  # (T,)
                 columns.append(angle[zeta, lambda_] * decay[g, eta])
-        return torch.stack(columns, dim=1)  # (T, n4 + n5)
+        return columns
 
     # ---- from a neighbour list to per-atom features ----------------------------------------
 
-    def _triples(self, nbrs: Neighbors, r_vec: Tensor, n_atoms: int) -> tuple[Tensor, Tensor, Tensor]:
-        """Unordered neighbour pairs (p, q), p < q, of one centre, and r_jk = |r_ik - r_ij|."""
-        p, q = unordered_triples(nbrs, n_atoms)  # (T,) each
-        r_jk = (r_vec.index_select(0, q) - r_vec.index_select(0, p)).norm(dim=1)  # (T,)
-        if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut: skip those triangles
-            close = torch.nonzero(r_jk < self.r_cut).squeeze(1)
-            p, q, r_jk = p[close], q[close], r_jk[close]
-        return p, q, r_jk
+    def _triangles(self, nbrs: Neighbors, r_vec: Tensor, n_atoms: int):
+        """Triangles j-i-k in chunks: pair indices p < q (T,) and r_jk = |r_ik - r_ij| (T,).
+
+        On a CPU, chunks of whole centres with ~32k triangles each keep every intermediate in
+        cache, which makes the elementwise maths about three times faster than all at once.
+        """
+        counts = torch.bincount(nbrs.i, minlength=n_atoms)  # (n_atoms,) pairs per centre
+        pair_end = torch.cumsum(counts, 0)  # (n_atoms,)
+        triangle_end = torch.cumsum(counts * (counts - 1) // 2, 0)  # (n_atoms,)
+        if r_vec.device.type == "cpu" and len(triangle_end) and int(triangle_end[-1]) > TRIANGLES_PER_CHUNK:
+            targets = torch.arange(TRIANGLES_PER_CHUNK, int(triangle_end[-1]), TRIANGLES_PER_CHUNK)
+            cuts = pair_end[torch.searchsorted(triangle_end, targets)].tolist()  # at centre boundaries
+        else:
+            cuts = []
+        bounds = sorted(set([0, *cuts, len(nbrs)]))
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            p, q = _triples_of_centres(nbrs.i[lo:hi] - nbrs.i[lo], n_atoms)  # (T,) each, within [lo, hi)
+            p, q = p + lo, q + lo
+            r_jk = (r_vec.index_select(0, q) - r_vec.index_select(0, p)).norm(dim=1)  # (T,)
+            if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut: skip those triangles
+                close = torch.nonzero(r_jk < self.r_cut).squeeze(1)
+                p, q, r_jk = p[close], q[close], r_jk[close]
+            yield p, q, r_jk
 
     def features(self, batch: Batch, nbrs: Neighbors) -> Tensor:
         """Per-atom ACSF (N, F) in DScribe's layout; differentiable in positions and cell."""
@@ -245,10 +272,12 @@ class ACSF(Descriptor):
         radial = radial.index_add(0, nbrs.i * S + s_j, self.radial_terms(r))
         out = [radial.reshape(n, S * self.n_radial)]
         if self.n_angular:
-            p, q, r_jk = self._triples(nbrs, r_vec, n)  # (T,) each
-            block = _pair_block(s_j[p], s_j[q])  # (T,) species-pair block of each triangle
+            # angular: row i·n_pairs + block of an (N·n_pairs, n_angular) table
             angular = r.new_zeros(n * self.n_pairs, self.n_angular)
-            angular = angular.index_add(0, nbrs.i[p] * self.n_pairs + block, self.angular_terms(r[p], r[q], r_jk))
+            for p, q, r_jk in self._triangles(nbrs, r_vec, n):  # (T,) each
+                block = _pair_block(s_j[p], s_j[q])  # (T,) species-pair block of each triangle
+                terms = torch.stack(self.angular_terms(r[p], r[q], r_jk), dim=1)  # (T, n_angular)
+                angular.index_add_(0, nbrs.i[p] * self.n_pairs + block, terms)
             out.append(angular.reshape(n, self.n_pairs * self.n_angular))
         return torch.cat(out, dim=1)
 
@@ -273,44 +302,44 @@ class ACSF(Descriptor):
         s = self.species_index(batch)  # (N,)
         n, F = len(s), self.get_number_of_features()
         rows = torch.arange(n) if centers is None else torch.as_tensor(check_centers(centers, n, 0)) % n
-        row_of = torch.full((n,), -1, dtype=torch.long)
-        row_of[rows] = torch.arange(len(rows))  # atom -> row of the output, -1 if not a centre
-        row_of = row_of.to(s.device)
         with torch.no_grad():
             r_vec = nbrs.vectors(batch)  # (P, 3)
             r = r_vec.norm(dim=1)  # (P,)
             unit = r_vec / r[:, None]  # (P, 3)
-            jac = r.new_zeros(len(rows) * n * F, 3)  # rows (centre, atom, feature)
+            # ∂G_i/∂x_a for every neighbour atom a (image shifts move with their atom); the
+            # centre's own column follows at the end from translation invariance.
+            jac = r.new_zeros(n * n * 3 * F)  # DScribe's layout (centre, atom, xyz, feature), flat
 
-            def place(centre, atom, column, d):  # add d (M, C, 3) at (centre, atom, column)
-                keep = row_of[centre] >= 0
-                index = ((row_of[centre] * n + atom) * F)[:, None] + column  # (M, C)
-                jac.index_add_(0, index[keep].reshape(-1), d[keep].reshape(-1, 3))
+            def place(centre, atom, column, d):  # add d (M, 3, C) at (centre, atom, :, column)
+                xyz = torch.arange(3, device=r.device)[:, None]  # (3, 1)
+                index = ((centre * n + atom) * 3)[:, None, None] + xyz  # (M, 3, 1)
+                jac.index_add_(0, (index * F + column[:, None, :]).reshape(-1), d.reshape(-1))
 
-            # radial: ∂g/∂x_j = (dg/dr) r̂_ij, ∂g/∂x_i = -(dg/dr) r̂_ij
+            # radial: ∂g/∂x_j = (dg/dr) r̂_ij
             (dg_dr,) = _partials(self.radial_terms, (r,))  # (P, n_radial)
             column = (s[nbrs.j] * self.n_radial)[:, None] + torch.arange(self.n_radial, device=r.device)
-            d = dg_dr[:, :, None] * unit[:, None, :]  # (P, n_radial, 3)
-            place(nbrs.i, nbrs.j, column, d)
-            place(nbrs.i, nbrs.i, column, -d)
-            if self.n_angular:
-                p, q, r_jk = self._triples(nbrs, r_vec, n)  # (T,) each
+            place(nbrs.i, nbrs.j, column, unit[:, :, None] * dg_dr[:, None, :])  # (P, 3, n_radial)
+            for p, q, r_jk in self._triangles(nbrs, r_vec, n) if self.n_angular else ():
                 da_dij, da_dik, da_djk = _partials(self.angular_terms, (r[p], r[q], r_jk))  # (T, n_angular) each
-                u_jk = (r_vec[q] - r_vec[p]) / r_jk[:, None]  # (T, 3) unit vector from j to k
-                d_j = da_dij[..., None] * unit[p, None] - da_djk[..., None] * u_jk[:, None]  # (T, n_angular, 3)
-                d_k = da_dik[..., None] * unit[q, None] + da_djk[..., None] * u_jk[:, None]
+                u_ij, u_ik = unit[p, :, None], unit[q, :, None]  # (T, 3, 1)
+                u_jk = ((r_vec[q] - r_vec[p]) / r_jk[:, None])[:, :, None]  # (T, 3, 1) unit vector from j to k
+                d_j = u_ij * da_dij[:, None, :] - u_jk * da_djk[:, None, :]  # (T, 3, n_angular)
+                d_k = u_ik * da_dik[:, None, :] + u_jk * da_djk[:, None, :]
                 block = _pair_block(s[nbrs.j[p]], s[nbrs.j[q]])  # (T,)
                 column = (self.n_species * self.n_radial + block * self.n_angular)[:, None] \
                     + torch.arange(self.n_angular, device=r.device)  # (T, n_angular)
-                centre = nbrs.i[p]
-                place(centre, nbrs.j[p], column, d_j)
-                place(centre, nbrs.j[q], column, d_k)
-                place(centre, centre, column, -d_j - d_k)  # a rigid translation changes nothing
-            jac = jac.reshape(len(rows), n, F, 3).transpose(2, 3)  # (n_centers, n_atoms, 3, F)
-        jac = jac.cpu().numpy()
+                place(nbrs.i[p], nbrs.j[p], column, d_j)
+                place(nbrs.i[q], nbrs.j[q], column, d_k)
+            jac = jac.reshape(n, n, 3, F)
+            # moving every atom together changes nothing: ∂G_i/∂x_i = -Σ_a (neighbour terms above)
+            diagonal = torch.arange(n, device=r.device)
+            jac[diagonal, diagonal] -= jac.sum(dim=1)
+            jac = jac[rows.to(r.device)]  # (n_centers, n_atoms, 3, F)
+            if return_descriptor:
+                descriptor = self.features(batch, nbrs)[rows.to(r.device)]
         if return_descriptor:
-            return jac, self.create(system, centers=rows.numpy())
-        return jac
+            return jac.cpu().numpy(), descriptor.cpu().numpy()
+        return jac.cpu().numpy()
 
     def extra_repr(self) -> str:
         return (f"species={self.species_symbols}, r_cut={self.r_cut}, n2={len(self.g2_params)}, "
