@@ -1,0 +1,707 @@
+"""SOAP: the smooth overlap of atomic positions power spectrum, as DScribe 2.1 computes it.
+
+Notebook 05 derives every line below; tests check it element by element against DScribe live.
+Bartók, Kondor & Csányi, Phys. Rev. B 87, 184115 (2013); DScribe: Himanen et al., Comput.
+Phys. Commun. 247, 106949 (2020).
+
+1. Neighbour density. Around a centre (an atom, or any point) each species Z has a density of
+   Gaussians, one per atom j of that species, NOT normalised:
+
+       ρ_Z(r) = Σ_{j ∈ Z} w_j exp(-η |r - r_j|²),        η = 1 / (2σ²)
+
+   with r_j relative to the centre. Every atom INCLUDING the centre atom itself counts if
+   |r_j| ≤ r_n = r_cut + σ √(-2 ln 10⁻³) (where its Gaussian has decayed to 10⁻³ at r_cut).
+   There is no smooth cutoff: atoms between r_cut and r_n count in full (DScribe's choice).
+   w_j = 1 unless a ``weighting`` is given (below).
+
+2. Radial basis (GTO). For each l, n_max Gaussians r^l exp(-α_lk r²) with widths chosen to
+   decay to 10⁻³ at a_k = linspace(1, r_cut, n_max): α_lk = (ln 1000 + l ln a_k) / a_k². They
+   overlap, S_l[k,k'] = ½ Γ(l + 3/2) (α_lk + α_lk')^-(l+3/2); Löwdin orthonormalisation gives
+
+       g_nl(r) = Σ_k β_l[n,k] r^l exp(-α_lk r²),           β_l = S_l^(-1/2).
+
+   S_l is badly conditioned (cond ~10⁸–10¹³), so β_l is computed with exactly DScribe's SciPy
+   calls, ``sqrtm(inv(S_l))`` in float64, and handed to torch as a constant (:func:`gto_basis`).
+
+3. Expansion coefficients: project ρ_Z on g_nl(r) Y_lm(r̂). The Gaussian integral is analytic:
+
+       c^Z_nlm = Σ_k β_l[n,k] π^(3/2) (α+η)^(-3/2) (η/(α+η))^l
+                 · Σ_{j ∈ Z} w_j r_j^l Y_lm(r̂_j) exp(-αη r_j² / (α+η)),       α = α_lk
+
+   r^l Y_lm are the real solid harmonics (:mod:`minnp.descriptors.harmonics`): polynomials in
+   x, y, z, so the centre atom (r = 0) contributes to l = 0 only and nothing is ever divided by r.
+
+4. Power spectrum: rotations mix the m of one l orthogonally, so the sum over m is invariant:
+
+       p^{Z1 Z2}_{n n' l} = π √(8 / (2l+1)) Σ_m c^{Z1}_{nlm} c^{Z2}_{n'lm}
+
+   DScribe's layout: for Z1 = 0..S-1, Z2 = Z1..S-1, l = 0..l_max, n = 0..n_max-1,
+   n' = (n if Z1 == Z2 else 0)..n_max-1 — (S·n_max)(S·n_max + 1)/2 · (l_max+1) features.
+
+Options, all as in DScribe:
+
+- ``compression={"mode": ...}``: ``"crossover"`` keeps only Z1 == Z2; ``"mu2"`` sums the
+  coefficients over species first (one block, n ≤ n'); ``"mu1nu1"`` pairs each species with the
+  species sum, p = pref Σ_m c^Z_nlm Σ_Z' c^Z'_n'lm, ordered Z, l, n, n' (all n').
+  ``"species_weighting": {species: weight}`` multiplies each species' density.
+- ``average``: ``"inner"`` averages c over the centres of a structure before the power
+  spectrum, ``"outer"`` averages p; one feature vector per structure.
+- ``weighting={"function": "poly"|"pow"|"exp", "r0", "c", "d", "m", "w0"}``, with x = r / r0:
+  poly c (1 + 2x³ - 3x²)^m for x ≤ 1 (else 0), pow c / (d + x^m), exp c / (d + e^-x);
+  ``w0`` is the weight of an atom exactly on the centre. Without r_cut it is inferred from the
+  weighting (poly: r0; pow, exp: where w falls to ``threshold``, 10⁻² by default).
+
+Two faces (see :mod:`minnp.descriptors.base`): ``forward(batch)`` gives differentiable
+features for models (forces from autograd); ``create`` and ``derivatives`` mirror DScribe's
+methods and output shapes, with Cartesian ``centers`` too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Sequence
+
+import numpy as np
+import scipy.linalg
+import scipy.special
+import torch
+from ase import Atoms
+from ase.data import chemical_symbols
+
+from minnp.batch import Batch, atomic_numbers, atoms_to_batch
+from minnp.descriptors.base import Descriptor, check_centers, dscribe_images
+from minnp.descriptors.harmonics import real_solid_harmonics
+from minnp.neighbors import Neighbors, neighbor_list
+
+Tensor = torch.Tensor
+
+GAUSSIAN_THRESHOLD = 1e-3  # DScribe's: the neighbour Gaussians and the GTOs decay to this
+BLOCK_PAIRS = 16384  # pair slots per block of centres: keeps temporaries small and in cache
+
+
+def gto_basis(r_cut: float, n_max: int, l_max: int) -> tuple[np.ndarray, np.ndarray]:
+    """DScribe's GTO radial basis: α (l_max+1, n_max) and Löwdin β (l_max+1, n_max, n_max), float64.
+
+    g_nl(r) = Σ_k β[l, n, k] r^l exp(-α[l, k] r²) is orthonormal on [0, ∞) with weight r².
+    """
+    a = np.linspace(1, r_cut, n_max)  # where each Gaussian has decayed to 10⁻³
+    alphas = np.zeros((l_max + 1, n_max))
+    betas = np.zeros((l_max + 1, n_max, n_max))
+    for l in range(l_max + 1):
+        alpha = -np.log(GAUSSIAN_THRESHOLD / np.power(a, l)) / a**2
+        overlap = 0.5 * scipy.special.gamma(l + 1.5) * (alpha[:, None] + alpha[None, :]) ** (-l - 1.5)
+        beta = scipy.linalg.sqrtm(scipy.linalg.inv(overlap))  # exactly DScribe's calls
+        if np.iscomplexobj(beta):
+            raise ValueError(
+                f"the GTO basis cannot be orthonormalised for r_cut={r_cut}, n_max={n_max} (l={l}): "
+                "the overlap matrix is too ill-conditioned; lower n_max or raise r_cut"
+            )
+        alphas[l], betas[l] = alpha, beta
+    return alphas, betas
+
+
+def density_weights(r: Tensor, weighting: dict) -> Tensor:
+    """w(r) of each neighbour Gaussian for a DScribe ``weighting`` dict (1 without a function).
+
+    ``w0`` replaces the weight of an atom exactly on the centre (r == 0).
+    """
+    function = weighting.get("function")
+    if function is None:
+        w = torch.ones_like(r)
+    else:
+        safe_r = torch.where(r == 0, torch.ones_like(r), r)  # no NaN gradient through r = 0
+        x = safe_r / weighting["r0"]
+        c = weighting["c"]
+        if function == "poly":
+            w = c * torch.clamp(1 + 2 * x**3 - 3 * x**2, min=0) ** weighting["m"]
+            w = torch.where(x <= 1, w, torch.zeros_like(w))
+        elif function == "pow":
+            w = c / (weighting["d"] + x ** weighting["m"])
+        else:  # "exp"
+            w = c / (weighting["d"] + torch.exp(-x))
+        w = torch.where(r == 0, torch.full_like(r, _weight_at_zero(weighting)), w)
+    if "w0" in weighting:
+        w = torch.where(r == 0, torch.full_like(r, weighting["w0"]), w)
+    return w
+
+
+def _weight_at_zero(weighting: dict) -> float:
+    """w(0) of a weighting function (before ``w0``): the weight of the centre atom itself."""
+    function, c = weighting.get("function"), weighting.get("c", 1.0)
+    if function == "poly":
+        return c
+    if function == "pow":
+        return c / weighting["d"] if weighting["d"] else math.inf
+    if function == "exp":
+        return c / (weighting["d"] + 1.0)
+    return 1.0
+
+
+@dataclasses.dataclass
+class Environments:
+    """C local environments as flat pairs (centre, neighbour): what the expansion needs.
+
+    A centre is an atom (its own Gaussian at r = 0 enters as ``self_species``) or a fixed point.
+    """
+
+    centre: Tensor  # (P,) environment 0..C-1 of each pair
+    neighbour: Tensor  # (P,) atom index of the neighbour
+    vectors: Tensor  # (P, 3) r_j relative to the centre, differentiable
+    species: Tensor  # (P,) species index of the neighbour
+    n_centres: int
+    self_species: Tensor  # (C,) species of the atom at the centre, -1 for a point
+    centre_atom: Tensor  # (C,) the atom at the centre (the environment moves with it), -1 for a point
+    structure: Tensor  # (C,) structure of each environment
+
+
+class SOAP(Descriptor):
+    """SOAP power spectrum with DScribe 2.1's arguments, feature layout and numbers.
+
+    >>> from ase.build import bulk
+    >>> soap = SOAP(["Si"], r_cut=5.0, n_max=8, l_max=6, periodic=True)
+    >>> soap.create(bulk("Si")).shape, soap.get_number_of_features()
+    ((2, 252), 252)
+    """
+
+    def __init__(
+        self,
+        species: Sequence[str | int],
+        r_cut: float | None,
+        n_max: int,
+        l_max: int,
+        sigma: float = 1.0,
+        rbf: str = "gto",
+        weighting: dict | None = None,
+        average: str = "off",
+        compression: dict | None = None,
+        periodic: bool = False,
+    ):
+        super().__init__(species, periodic)
+        if not sigma > 0:
+            raise ValueError(f"sigma must be positive (the Gaussian width in Å), got sigma={sigma}")
+        if int(n_max) != n_max or n_max < 1:
+            raise ValueError(f"n_max must be a positive integer (radial functions), got {n_max}")
+        if int(l_max) != l_max or not 0 <= l_max <= 20:
+            raise ValueError(f"l_max must be an integer in 0..20 (DScribe's limit), got {l_max}")
+        if rbf != "gto":
+            raise ValueError(f"rbf={rbf!r} is not available in minnp: use rbf='gto'")
+        if average not in ("off", "inner", "outer"):
+            raise ValueError(f"average must be 'off', 'inner' or 'outer', got {average!r}")
+        self.weighting = _check_weighting(weighting)
+        if not r_cut:
+            r_cut = _infer_r_cut(self.weighting)
+        if not r_cut > 1:
+            raise ValueError(f"r_cut must be larger than 1 Å for the GTO basis, got r_cut={r_cut}")
+        compression = dict(compression or {})
+        self.compression = compression.get("mode", "off")
+        if self.compression not in ("off", "crossover", "mu2", "mu1nu1"):
+            raise ValueError(
+                f"compression mode {self.compression!r} unknown: use 'off', 'crossover', 'mu2' or 'mu1nu1'"
+            )
+        self.r_cut, self.n_max, self.l_max, self.sigma = float(r_cut), int(n_max), int(l_max), float(sigma)
+        self.rbf, self.average = rbf, average
+        self.eta = 1.0 / (2.0 * sigma**2)
+        self.cutoff = self.r_cut + self.sigma * math.sqrt(-2.0 * math.log(GAUSSIAN_THRESHOLD))  # r_n
+
+        # 3.: c_nlm = Σ_k radial[l, n, k] Σ_j w_j r^l Y_lm exp(-gamma[l, k] r_j²)
+        alphas, betas = gto_basis(self.r_cut, self.n_max, self.l_max)
+        eta, l = self.eta, np.arange(self.l_max + 1)[:, None]
+        prefactor = np.pi**1.5 * (alphas + eta) ** -1.5 * (eta / (alphas + eta)) ** l  # (L, n)
+        buffers = {
+            "alphas": alphas, "betas": betas,  # the basis itself, for plots
+            "gamma": alphas * eta / (alphas + eta),  # (L, n)
+            "radial": betas * prefactor[:, None, :],  # (L, n, k)
+            "species_weights": _species_weights(compression.get("species_weighting"), self.species),  # (S,)
+        }
+        buffers.update(self._layout())
+        for name, value in buffers.items():
+            self.register_buffer(name, torch.as_tensor(value), persistent=False)
+
+    # ---- sizes, names and where each column comes from ------------------------------------------
+
+    def get_number_of_features(self) -> int:
+        S, n, L = self.n_species, self.n_max, self.l_max + 1
+        return {"off": (S * n) * (S * n + 1) // 2 * L, "crossover": S * n * (n + 1) // 2 * L,
+                "mu2": n * (n + 1) // 2 * L, "mu1nu1": S * n * n * L}[self.compression]
+
+    def feature_names(self) -> list[str]:
+        """One name per column, e.g. "Si-O l=2 n=0 n'=3" ("*": summed over species)."""
+        sym = self.species_symbols
+        return [f"{'*' if self._left_summed else sym[z1]}-{'*' if self._right_summed else sym[z2]} "
+                f"l={l} n={a} n'={b}" for l, z1, a, z2, b in self._columns()]
+
+    @property
+    def _left_summed(self) -> bool:
+        return self.compression == "mu2"
+
+    @property
+    def _right_summed(self) -> bool:
+        return self.compression in ("mu2", "mu1nu1")
+
+    def _columns(self) -> list[tuple[int, int, int, int, int]]:
+        """(l, Z1, n, Z2, n') of each DScribe column, in DScribe's order."""
+        S, n, L = self.n_species, self.n_max, self.l_max + 1
+        if self.compression == "mu2":
+            return [(l, 0, a, 0, b) for l in range(L) for a in range(n) for b in range(a, n)]
+        if self.compression == "mu1nu1":
+            return [(l, z, a, 0, b) for z in range(S) for l in range(L) for a in range(n) for b in range(n)]
+        pairs = [(z1, z2) for z1 in range(S) for z2 in (range(z1, S) if self.compression == "off" else [z1])]
+        return [(l, z1, a, z2, b) for z1, z2 in pairs for l in range(L) for a in range(n)
+                for b in range(a if z1 == z2 else 0, n)]
+
+    def _layout(self) -> dict[str, np.ndarray]:
+        """Index tables: each column's place in the stacked power spectrum p[l, A, B] (``columns``),
+        and in the two halves of its derivative (``d_left``, ``d_right`` with species masks).
+
+        A = (Z1, n) and B = (Z2, n') index the rows of the left and right coefficient matrices;
+        a side summed over species (mu2, mu1nu1) has A = n or B = n' alone.
+        """
+        S, n = self.n_species, self.n_max
+        A = n if self._left_summed else S * n
+        B = n if self._right_summed else S * n
+        columns, d_left, d_right, left_mask, right_mask = [], [], [], [], []
+        for l, z1, a, z2, b in self._columns():
+            row = a if self._left_summed else z1 * n + a
+            col = b if self._right_summed else z2 * n + b
+            columns.append((l * A + row) * B + col)
+            d_left.append((l * n + a) * B + col)  # from d(left)[a] · right[col]
+            d_right.append((l * A + row) * n + b)  # from left[row] · d(right)[b]
+            left_mask.append([self._left_summed or z1 == s for s in range(S)])
+            right_mask.append([self._right_summed or z2 == s for s in range(S)])
+        return {"columns": np.array(columns), "d_left": np.array(d_left), "d_right": np.array(d_right),
+                "left_mask": np.array(left_mask, dtype=float).T,  # (S, F)
+                "right_mask": np.array(right_mask, dtype=float).T}
+
+    # ---- the maths -------------------------------------------------------------------------------
+
+    def basis_values(self, x: Tensor, y: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
+        """The two factors of 3. at neighbour positions of any shape (*P):
+
+        exp(-γ_lk r²) as ((l_max+1)·n_max, *P) and r^l Y_lm as ((l_max+1)², *P).
+        """
+        gamma = self.gamma.to(x.dtype).reshape((-1,) + (1,) * x.dim())
+        return torch.exp(-gamma * (x * x + y * y + z * z)), real_solid_harmonics(x, y, z, self.l_max)
+
+    def expand(self, env: Environments) -> Tensor:
+        """Expansion coefficients c (C, S, n_max, (l_max+1)²) of each environment's density.
+
+        The last axis is (l, m) as in :func:`real_solid_harmonics`. The pairs of each (centre,
+        species) are laid out on a padded grid so that Σ_j becomes one batched matrix product
+        per l; the grid is processed in blocks of centres to keep temporaries small.
+        """
+        S, n, L = self.n_species, self.n_max, self.l_max + 1
+        group = env.centre * S + env.species  # (P,)
+        n_groups = env.n_centres * S
+        _, slot, width = _pad(group, n_groups)
+        grid = env.vectors.new_zeros(3, n_groups, width).index_put(
+            (torch.arange(3, device=group.device)[:, None], group, slot), env.vectors.T)  # (3, G, M)
+        x, y, z = grid[0], grid[1], grid[2]  # (G, M) each
+        weight = self._weights(env.vectors, env.species)
+        w = env.vectors.new_zeros(n_groups, width).index_put((group, slot), weight)  # 0 in empty slots
+
+        block = max(1, BLOCK_PAIRS // width)
+        sums = []  # per block, per l: Σ_j w exp(-γ_lk r²) r^l Y_lm, (b, n, 2l+1)
+        for start in range(0, n_groups, block):  # blocks of centres, not atoms one by one
+            part = slice(start, start + block)
+            radial, ylm = self.basis_values(x[part], y[part], z[part])  # (L·n, b, M), (L², b, M)
+            radial = radial * w[part]
+            sums.append([torch.bmm(radial[l * n:(l + 1) * n].transpose(0, 1),  # (b, n, M)
+                                   ylm[l * l:(l + 1) ** 2].permute(1, 2, 0))  # (b, M, 2l+1)
+                         for l in range(L)])
+        radial = self.radial.to(env.vectors.dtype)
+        c = torch.cat([torch.einsum("nk,gkm->gnm", radial[l], torch.cat([s[l] for s in sums]))
+                       for l in range(L)], dim=-1)  # (G, n, L²)
+        return c.reshape(env.n_centres, S, n, L * L) + self._self_term(env)
+
+    def pair_terms(self, vectors: Tensor, species: Tensor) -> Tensor:
+        """Each neighbour's own contribution to c (before Σ_j), (P, n_max, (l_max+1)²)."""
+        n, L = self.n_max, self.l_max + 1
+        weight = self._weights(vectors, species)  # (P,)
+        radial, ylm = self.basis_values(vectors[:, 0], vectors[:, 1], vectors[:, 2])  # (L·n, P), (L², P)
+        radial = self.radial.to(vectors.dtype) @ (radial * weight).reshape(L, n, -1)  # (L, n, P)
+        return torch.cat([torch.einsum("np,mp->pnm", radial[l], ylm[l * l:(l + 1) ** 2])
+                          for l in range(L)], dim=-1)
+
+    def _weights(self, vectors: Tensor, species: Tensor) -> Tensor:
+        """w_j of every pair: the weighting function times the species weight, (P,)."""
+        w = self.species_weights.to(vectors.dtype)[species]
+        if self.weighting:
+            w = w * density_weights(torch.linalg.norm(vectors, dim=1), self.weighting)
+        return w
+
+    def _self_term(self, env: Environments) -> Tensor:
+        """The centre atom's own Gaussian at r = 0: l = 0 only, (C, S, n, (l_max+1)²)."""
+        S, L = self.n_species, self.l_max + 1
+        dtype = env.vectors.dtype
+        species = env.self_species.clamp(min=0)
+        w = self.species_weights.to(dtype)[species] * (env.self_species >= 0)  # (C,) 0 for a point
+        if self.weighting:
+            w = w * self.weighting.get("w0", _weight_at_zero(self.weighting))
+        per_n = self.radial[0].to(dtype).sum(1) * 0.5 / math.sqrt(math.pi)  # (n,): Σ_k radial · Y_00
+        one_hot = torch.nn.functional.one_hot(species, S).to(dtype)  # (C, S)
+        term = (w[:, None] * one_hot)[:, :, None] * per_n  # (C, S, n)
+        return torch.nn.functional.pad(term[..., None], (0, L * L - 1))
+
+    def _sides(self, c: Tensor) -> tuple[Tensor, Tensor]:
+        """The left and right coefficient matrices of the power spectrum, (C, A, L²) and (C, B, L²)."""
+        summed = c.sum(1, keepdim=True)
+        left = summed if self._left_summed else c
+        right = summed if self._right_summed else c
+        return left.flatten(1, 2), right.flatten(1, 2)
+
+    def power_spectrum(self, c: Tensor) -> Tensor:
+        """p = π √(8/(2l+1)) Σ_m c c' in DScribe's column order: (C, S, n, L²) -> (C, F)."""
+        left, right = self._sides(c)
+        p = torch.stack([_prefactor(l) * torch.bmm(left[..., l * l:(l + 1) ** 2],
+                                                   right[..., l * l:(l + 1) ** 2].transpose(1, 2))
+                         for l in range(self.l_max + 1)], dim=1)  # (C, L, A, B)
+        return p.flatten(1)[:, self.columns]
+
+    def soap(self, env: Environments, n_structures: int) -> Tensor:
+        """Features of every environment (C, F), or of every structure (B, F) when averaging."""
+        c = self.expand(env)
+        if self.average == "inner":
+            return self.power_spectrum(_mean_per_structure(c, env.structure, n_structures))
+        p = self.power_spectrum(c)
+        return _mean_per_structure(p, env.structure, n_structures) if self.average == "outer" else p
+
+    def features(self, batch: Batch, nbrs: Neighbors) -> Tensor:
+        """Every atom's SOAP (N, F); with averaging one row per structure (B, F)."""
+        return self.soap(self.atom_environments(batch, nbrs), batch.n_structures)
+
+    # ---- environments ----------------------------------------------------------------------------
+
+    def atom_environments(self, batch: Batch, nbrs: Neighbors, centres: Tensor | None = None) -> Environments:
+        """Environments centred on atoms (all, or the global indices ``centres``), moving with them."""
+        s = self.species_index(batch)  # (N,)
+        if centres is None:
+            centres = torch.arange(len(s), device=s.device)
+        row = torch.full_like(s, -1)
+        row[centres] = torch.arange(len(centres), device=s.device)
+        keep = row[nbrs.i] >= 0
+        i, j = nbrs.i[keep], nbrs.j[keep]
+        vectors = Neighbors(i=i, j=j, shift=nbrs.shift[keep], r_cut=nbrs.r_cut).vectors(batch)  # (P, 3)
+        return Environments(centre=row[i], neighbour=j, vectors=vectors, species=s[j], n_centres=len(centres),
+                            self_species=s[centres], centre_atom=centres, structure=batch.batch[centres])
+
+    def point_environments(self, batch: Batch, points: Tensor, structure: Tensor) -> Environments:
+        """Environments centred on fixed points (C, 3) in Å; ``structure`` (C,) says whose.
+
+        The points join their structure as extra "atoms" for the neighbour search (with
+        DScribe's block of periodic images); an atom exactly on a point is a neighbour at r = 0.
+        """
+        s = self.species_index(batch)
+        n_atoms = len(s)
+        owner = torch.cat([batch.batch, structure])
+        order = torch.argsort(owner, stable=True)  # atoms and points, structure by structure
+        joined = Batch(positions=torch.cat([batch.positions.detach(), points])[order],
+                       numbers=torch.cat([batch.numbers, batch.numbers.new_zeros(len(points))])[order],
+                       batch=owner[order], cell=batch.cell.detach(),
+                       pbc=batch.pbc if self.periodic else torch.zeros_like(batch.pbc),
+                       n_atoms=batch.n_atoms + torch.bincount(structure, minlength=batch.n_structures),
+                       total_charge=batch.total_charge)
+        nbrs = dscribe_images(joined, neighbor_list(joined, self.cutoff), self.cutoff)
+        i, j = order[nbrs.i], order[nbrs.j]  # into [atoms, points]
+        keep = (i >= n_atoms) & (j < n_atoms)  # point -> real atom
+        i, j, shift = i[keep] - n_atoms, j[keep], nbrs.shift[keep]
+        offset = torch.einsum("pa,pab->pb", shift, batch.cell[structure[i]])  # (P, 3)
+        none = torch.full_like(structure, -1)
+        vectors = batch.positions[j] + offset - points[i]  # (P, 3)
+        return Environments(centre=i, neighbour=j, vectors=vectors, species=s[j], n_centres=len(points),
+                            self_species=none, centre_atom=none, structure=structure)
+
+    # ---- the DScribe face ------------------------------------------------------------------------
+
+    def create(self, system: Atoms | Sequence[Atoms], centers=None, n_jobs: int = 1) -> np.ndarray | list:
+        """DScribe's ``SOAP.create``: same arguments, shapes and numbers.
+
+        ``centers``: atom indices and/or Cartesian points [x, y, z] (one list per system for a
+        list of systems). One system -> (n_centers, F), or (F,) when averaging; a list ->
+        stacked when every system has as many centres (or when averaging), else a list.
+        ``n_jobs`` is accepted for compatibility: the structures are batched instead.
+        """
+        single = isinstance(system, Atoms)
+        systems = [system] if single else list(system)
+        if single:
+            per_system = [centers]
+        else:
+            per_system = list(centers) if centers is not None else [None] * len(systems)
+        if len(per_system) != len(systems):
+            raise ValueError(f"centers has {len(per_system)} entries for {len(systems)} systems: "
+                             "give one list per system")
+        batch = atoms_to_batch(systems, device=self.radial.device, dtype=torch.float64)
+        with torch.no_grad():
+            env, rows = self._dscribe_environments(batch, per_system, attach=True)
+            x = self.soap(env, batch.n_structures).cpu().numpy()
+        if self.average != "off":
+            return x[0] if single else x
+        out = [x[r] for r in rows]
+        if single:
+            return out[0]
+        return np.stack(out) if all(len(o) == len(out[0]) for o in out) else out
+
+    def derivatives(self, system: Atoms | Sequence[Atoms], centers=None, include=None, exclude=None,
+                    method: str = "auto", return_descriptor: bool = True, attach: bool = False):
+        """DScribe's ``SOAP.derivatives``: d features / d atom positions, exact.
+
+        Per system (n_centers, n_included_atoms, 3, F) — (1, n_included, 3, F) when averaging —
+        and, with ``return_descriptor``, the features (n_centers, F) too. ``attach=True``: a
+        centre given as an atom index moves with its atom; ``False`` (DScribe's default): it
+        stays put while the atom moves. ``method`` is accepted for compatibility; minnp always
+        differentiates exactly (autograd, see :meth:`jacobian`).
+        """
+        if method not in ("auto", "analytical", "numerical"):
+            raise ValueError(f"method must be 'auto', 'analytical' or 'numerical', got {method!r}")
+        if isinstance(system, Atoms):
+            return self._derivatives(system, centers, include, exclude, return_descriptor, attach)
+        systems = list(system)
+        centers = [None] * len(systems) if centers is None else centers
+        include = [include] * len(systems) if include is None or np.ndim(include[0]) == 0 else include
+        exclude = [exclude] * len(systems) if exclude is None or np.ndim(exclude[0]) == 0 else exclude
+        results = [self._derivatives(*args, return_descriptor, attach)  # a loop over structures
+                   for args in zip(systems, centers, include, exclude)]
+        parts = list(zip(*results)) if return_descriptor else [results]
+        parts = [np.stack(p) if all(q.shape == p[0].shape for q in p) else list(p) for p in parts]
+        return tuple(parts) if return_descriptor else parts[0]
+
+    def _derivatives(self, atoms: Atoms, centers, include, exclude, return_descriptor: bool, attach: bool):
+        """:meth:`derivatives` for one structure."""
+        atom_indices = _included(len(atoms), include, exclude)
+        batch = atoms_to_batch(atoms, device=self.radial.device, dtype=torch.float64)
+        with torch.no_grad():
+            env, rows = self._dscribe_environments(batch, [centers], attach=attach)
+            d = self.jacobian(env, len(atoms))[:, atom_indices]  # (n_out, n_included, 3, F)
+            descriptor = self.soap(env, 1)
+        if self.average == "off":
+            d, descriptor = d[rows[0]], descriptor[rows[0]]
+        d, descriptor = d.cpu().numpy(), descriptor.cpu().numpy()
+        return (d, descriptor) if return_descriptor else d
+
+    def jacobian(self, env: Environments, n_atoms: int) -> Tensor:
+        """d features / d atom positions of one structure: (C, n_atoms, 3, F), or (1, ...) averaged.
+
+        Features of centre i depend only on the pair vectors r_ij of its own environment, so the
+        Jacobian is assembled pair by pair, all pairs at once:
+
+        1. dc/dr_ij of each pair by forward-mode autograd through :meth:`pair_terms` (one pass
+           per Cartesian direction; each pair only sees its own tangent);
+        2. the power spectrum is bilinear, p = pref left·rightᵀ, so dp = pref (d left·rightᵀ +
+           left·d rightᵀ), a batched product per centre and l (species masks pick the block of
+           the neighbour's species);
+        3. dp_i/dx_j = Σ_images dp_i/dr_ij and, for a centre moving with its atom i,
+           dp_i/dx_i = -Σ_j dp_i/dr_ij.
+        """
+        L, n, F = self.l_max + 1, self.n_max, self.get_number_of_features()
+        c = self.expand(env)  # (C, S, n, L²)
+        scale = 1.0
+        if self.average == "inner":  # every centre sees the averaged coefficients
+            c = _mean_per_structure(c, env.structure, 1).expand_as(c)
+        if self.average != "off":
+            scale = 1.0 / env.n_centres
+        left, right = self._sides(c)  # (C, A, L²), (C, B, L²)
+        out_row = env.structure if self.average != "off" else torch.arange(env.n_centres, device=c.device)
+        jacobian = c.new_zeros((int(out_row.max()) + 1) * n_atoms, 3, F)
+
+        order = torch.argsort(env.centre, stable=True)  # pairs grouped by centre
+        counts, slot, width = _pad(env.centre, env.n_centres)
+        ends = [0] + torch.cumsum(counts, 0).tolist()
+        per_pair = 3 * L * n * (left.shape[1] + right.shape[1] + L)  # numbers held per pair
+        block = max(1, 2**23 // (per_pair * width))
+        for start in range(0, env.n_centres, block):  # blocks of centres, bounded memory
+            stop = min(start + block, env.n_centres)
+            b = stop - start
+            pairs = order[ends[start]:ends[stop]]
+            centre, where, s = env.centre[pairs] - start, slot[pairs], env.species[pairs]
+            dc = self._pair_jacobian(env.vectors[pairs], s) * scale  # (3, p, n, L²)
+            padded = dc.new_zeros(b, width, 3, n, L * L)
+            padded[centre, where] = dc.transpose(0, 1)  # (b, M, 3, n, L²)
+            d_left, d_right = [], []
+            for l in range(L):
+                m = slice(l * l, (l + 1) ** 2)
+                dc_l = padded[..., m].reshape(b, -1, 2 * l + 1)  # (b, M·3·n, 2l+1)
+                d_left.append(torch.bmm(dc_l, right[start:stop, :, m].transpose(1, 2))  # (b, M·3·n, B)
+                              .reshape(b, width, 3, -1) * _prefactor(l))  # (b, M, 3, n·B)
+                d_right.append(torch.bmm(left[start:stop, :, m], dc_l.transpose(1, 2))  # (b, A, M·3·n)
+                               .reshape(b, -1, width, 3, n).permute(0, 2, 3, 1, 4)
+                               .reshape(b, width, 3, -1) * _prefactor(l))  # (b, M, 3, A·n)
+            d_left = torch.cat(d_left, -1)[centre, where]  # (p, 3, L·n·B)
+            d_right = torch.cat(d_right, -1)[centre, where]  # (p, 3, L·A·n)
+            dp = (d_left[..., self.d_left] * self.left_mask[s][:, None]
+                  + d_right[..., self.d_right] * self.right_mask[s][:, None])  # (p, 3, F)
+            row = out_row[env.centre[pairs]] * n_atoms
+            jacobian.index_add_(0, row + env.neighbour[pairs], dp)
+            atom = env.centre_atom[env.centre[pairs]]
+            moving = atom >= 0  # a centre on an atom moves with it; a point stays
+            jacobian.index_add_(0, (row + atom)[moving], -dp[moving])
+        return jacobian.reshape(-1, n_atoms, 3, F)
+
+    def _pair_jacobian(self, vectors: Tensor, species: Tensor) -> Tensor:
+        """dc/dr of each pair's own term along x, y, z by forward-mode autograd: (3, P, n, L²).
+
+        One Jacobian-vector product per direction (batched with vmap), with the same tangent on
+        every pair: each pair's term depends on its own vector only, so it sees only its own.
+        """
+        def along(tangent):
+            return torch.func.jvp(lambda v: self.pair_terms(v, species), (vectors,), (tangent,))[1]
+
+        directions = torch.eye(3, dtype=vectors.dtype, device=vectors.device)[:, None, :]
+        return torch.func.vmap(along)(directions.expand(3, len(vectors), 3))
+
+    def _dscribe_environments(self, batch: Batch, per_system: list,
+                              attach: bool) -> tuple[Environments, list]:
+        """DScribe's ``centers`` (None, atom indices and/or points, per system) as environments.
+
+        Returns the environments and, per system, the rows of its centres in their output.
+        ``attach=False`` turns atom-index centres into fixed points at the atoms' positions.
+        """
+        ptr = batch.ptr.tolist()
+        positions = batch.positions.detach().cpu().numpy()
+        atoms, points, owner, rows = [], [], [], []  # rows: per system, its centres' rows (points: negative)
+        for s, centres in enumerate(per_system):
+            n = ptr[s + 1] - ptr[s]
+            if centres is None:
+                centres = np.arange(n)
+            is_point = np.array([np.ndim(c) > 0 for c in centres], dtype=bool)
+            index = np.array([c for c, p in zip(centres, is_point) if not p], dtype=int)
+            index = check_centers(index, n, s) % max(n, 1)
+            xyz = [np.asarray(c, dtype=float) for c, p in zip(centres, is_point) if p]
+            if any(p.shape != (3,) for p in xyz):
+                raise ValueError(f"centers of system {s}: give atom indices or points [x, y, z], "
+                                 f"got {centres!r}")
+            if not attach:  # atom-index centres become fixed points at their atoms, in the given order
+                at_atoms, given = iter(positions[ptr[s] + index]), iter(xyz)
+                xyz = [next(given) if p else next(at_atoms) for p in is_point]
+                index, is_point = index[:0], np.ones_like(is_point)
+            row = np.empty(len(is_point), dtype=int)
+            row[~is_point] = np.arange(len(atoms), len(atoms) + len(index))
+            row[is_point] = -1 - np.arange(len(points), len(points) + len(xyz))
+            atoms.extend((ptr[s] + index).tolist())
+            points.extend(xyz)
+            owner.extend([s] * len(xyz))
+            rows.append(row)
+        device = batch.device
+        nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
+        envs = [self.atom_environments(batch, nbrs, torch.tensor(atoms, dtype=torch.long, device=device))]
+        if points:
+            xyz = torch.tensor(np.array(points), dtype=batch.dtype, device=device)
+            owner = torch.tensor(owner, dtype=torch.long, device=device)
+            envs.append(self.point_environments(batch, xyz, owner))
+        rows = [np.where(row >= 0, row, len(atoms) - 1 - row) for row in rows]  # points after the atoms
+        return _concatenate(envs), rows
+
+    def extra_repr(self) -> str:
+        return (f"species={self.species_symbols}, r_cut={self.r_cut}, n_max={self.n_max}, "
+                f"l_max={self.l_max}, "
+                f"sigma={self.sigma}, average={self.average!r}, compression={self.compression!r}, "
+                f"periodic={self.periodic}")
+
+
+# ---- small helpers -------------------------------------------------------------------------------
+
+
+def _prefactor(l: int) -> float:
+    """π √(8 / (2l+1)): DScribe's normalisation of the power spectrum (SOAP paper erratum)."""
+    return math.pi * math.sqrt(8.0 / (2 * l + 1))
+
+
+def _pad(group: Tensor, n_groups: int) -> tuple[Tensor, Tensor, int]:
+    """Slots of a padded (n_groups, width) grid for items of sorted or unsorted ``group`` (P,).
+
+    Returns (counts per group, each item's slot in its group, width = largest group).
+    """
+    counts = torch.bincount(group, minlength=n_groups)  # (G,)
+    order = torch.argsort(group, stable=True)
+    first = torch.cumsum(counts, 0) - counts
+    slot = torch.empty_like(group)
+    slot[order] = torch.arange(len(group), device=group.device) - first[group[order]]
+    return counts, slot, max(int(counts.max()) if len(group) else 0, 1)
+
+
+def _concatenate(envs: list[Environments]) -> Environments:
+    """Several sets of environments as one, numbering the centres on."""
+    offsets = np.cumsum([0] + [e.n_centres for e in envs])
+    return Environments(
+        centre=torch.cat([e.centre + int(o) for e, o in zip(envs, offsets)]),
+        neighbour=torch.cat([e.neighbour for e in envs]),
+        vectors=torch.cat([e.vectors for e in envs]),
+        species=torch.cat([e.species for e in envs]),
+        n_centres=int(offsets[-1]),
+        self_species=torch.cat([e.self_species for e in envs]),
+        centre_atom=torch.cat([e.centre_atom for e in envs]),
+        structure=torch.cat([e.structure for e in envs]),
+    )
+
+
+def _mean_per_structure(x: Tensor, structure: Tensor, n_structures: int) -> Tensor:
+    """Average rows of x over the environments of each structure: (C, ...) -> (B, ...)."""
+    total = x.new_zeros((n_structures,) + tuple(x.shape[1:])).index_add(0, structure, x)
+    count = torch.bincount(structure, minlength=n_structures).clamp(min=1).to(x.dtype)
+    return total / count.reshape((-1,) + (1,) * (x.dim() - 1))
+
+
+def _included(n_atoms: int, include, exclude) -> np.ndarray:
+    """DScribe's include/exclude: the atoms whose displacements are differentiated."""
+    if include is not None and exclude is not None:
+        raise ValueError("give either include or exclude, not both")
+    if include is not None:
+        return np.asarray(check_centers(include, n_atoms, 0))
+    everything = np.arange(n_atoms)
+    if exclude is not None:
+        return np.setdiff1d(everything, np.asarray(check_centers(exclude, n_atoms, 0)) % n_atoms)
+    return everything
+
+
+def _check_weighting(weighting: dict | None) -> dict:
+    """DScribe's checks on the weighting dict; returns a cleaned copy (floats, defaults)."""
+    if not weighting:
+        return {}
+    w = dict(weighting)
+    if "w0" in w:
+        if w["w0"] < 0:
+            raise ValueError(f"weighting w0 must be ≥ 0 (the weight of an atom on the centre), got {w['w0']}")
+        w["w0"] = float(w["w0"])
+    function = w.get("function")
+    if function is None:
+        return w
+    if function not in ("poly", "pow", "exp"):
+        raise ValueError(f"weighting function {function!r} unknown: use 'poly', 'pow' or 'exp'")
+    required = {"poly": ("r0", "c", "m"), "pow": ("r0", "c", "d", "m"), "exp": ("r0", "c", "d")}[function]
+    for key in required:
+        if w.get(key) is None or w[key] < 0 or (key == "r0" and w[key] == 0):
+            rule = "> 0" if key == "r0" else "≥ 0"
+            raise ValueError(f"weighting '{function}' needs {key} {rule}, got {w.get(key)!r}")
+        w[key] = float(w[key])
+    if function in ("pow", "exp"):
+        w["threshold"] = float(w.get("threshold", 1e-2))
+    return w
+
+
+def _infer_r_cut(weighting: dict) -> float:
+    """r_cut from the weighting when none is given (DScribe's rule)."""
+    function = weighting.get("function")
+    if function == "poly":
+        return weighting["r0"]
+    if function == "pow":
+        c, d, m, threshold = weighting["c"], weighting["d"], weighting["m"], weighting["threshold"]
+        return weighting["r0"] * (c / threshold - d) ** (1 / m)
+    if function == "exp":
+        return weighting["r0"] * math.log(weighting["c"] / weighting["threshold"] - weighting["d"])
+    raise ValueError("give r_cut, or a weighting function ('poly', 'pow', 'exp') to infer it from")
+
+
+def _species_weights(species_weighting: dict | None, species: list[int]) -> np.ndarray:
+    """compression["species_weighting"] as one weight per species index (ones by default)."""
+    if species_weighting is None:
+        return np.ones(len(species))
+    if not isinstance(species_weighting, dict):
+        raise ValueError(f"species_weighting must be None or a dict {{species: weight}}, "
+                         f"got {species_weighting!r}")
+    by_number = {atomic_numbers([k])[0]: float(v) for k, v in species_weighting.items()}
+    missing = [chemical_symbols[z] for z in species if z not in by_number]
+    extra = [chemical_symbols[z] for z in by_number if z not in species]
+    if missing or extra:
+        names = [chemical_symbols[z] for z in species]
+        raise ValueError(f"species_weighting must give one weight per species {names}"
+                         f" (missing {missing}, unknown {extra})")
+    return np.array([by_number[z] for z in species])
