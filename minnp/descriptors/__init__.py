@@ -8,5 +8,6 @@ in DScribe's exact layout.
 from minnp.descriptors.acsf import ACSF
 from minnp.descriptors.base import Descriptor
 from minnp.descriptors.cutoff import cosine_cutoff
+from minnp.descriptors.soap import SOAP
 
-__all__ = ["ACSF", "Descriptor", "cosine_cutoff"]
+__all__ = ["ACSF", "Descriptor", "SOAP", "cosine_cutoff"]
