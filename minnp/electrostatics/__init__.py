@@ -1,4 +1,5 @@
-"""Electrostatics: direct Coulomb sums for clusters, Ewald summation for periodic cells (notebook 08).
+"""Electrostatics: direct Coulomb sums for clusters, Ewald summation for periodic cells (notebook 08),
+charge equilibration (notebook 09).
 
 Point charges or Gaussian charges (widths σ as standard deviations); energies, potentials and
 the Coulomb matrix M (E = ½ qᵀMq) for batches of structures, differentiable in positions, cell
@@ -17,6 +18,7 @@ from minnp.electrostatics.ewald import (
     ewald_parameters,
     half_kvectors,
 )
+from minnp.electrostatics.qeq import QEq, matrix_potential, qeq, qeq_charges, qeq_energies, solve_qeq
 
 __all__ = [
     "K_E",
@@ -32,4 +34,5 @@ __all__ = [
     "ewald_parameters",
     "gaussian_self_energy",
     "half_kvectors",
+    "QEq", "matrix_potential", "qeq", "qeq_charges", "qeq_energies", "solve_qeq",
 ]
