@@ -202,7 +202,7 @@ def qeq(atoms: Atoms, chi, hardness, sigma, total_charge: float | None = None, a
     >>> from ase import Atoms
     >>> q = qeq(Atoms("NaCl", positions=[[0, 0, 0], [2.4, 0, 0]]),
     ...         chi={"Na": 2.843, "Cl": 8.564}, hardness={"Na": 4.592, "Cl": 9.892}, sigma=1.0)
-    >>> bool(q[0] > 0 > q[1]) and abs(q.sum()) < 1e-12
+    >>> bool(q[0] > 0 > q[1] and abs(q.sum()) < 1e-12)
     True
     """
     atoms = atoms.copy()
