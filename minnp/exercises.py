@@ -163,3 +163,170 @@ def tersoff_bond_order(fn) -> None:
         if not _close(got, expected):
             raise Hint(f"for β={beta}, n={n} expected b = {np.round(expected, 6).tolist()}, got {np.round(got, 6).tolist()}.")
     ok("b_ij = (1 + (βζ)^n)^(-1/2n): 1 for an isolated bond, ~ζ^(-1/2) for many neighbours.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 03 invariance
+# ---------------------------------------------------------------------------------------------
+
+def _random_clusters(seed: int, sizes=(3, 5, 8)):
+    from ase import Atoms
+
+    rng = np.random.default_rng(seed)
+    return [Atoms(f"Ar{n}", positions=rng.normal(0, 2.0, (n, 3))) for n in sizes]
+
+
+def sorted_distances(fn) -> None:
+    """Exercise 03.1: all n(n-1)/2 interatomic distances of a cluster, sorted ascending."""
+    for atoms in _random_clusters(3):
+        n = len(atoms)
+        d = atoms.get_all_distances()
+        expected = np.sort(d[np.triu_indices(n, 1)])
+        got = np.asarray(fn(atoms), dtype=float).ravel()
+        if got.size == n * n:
+            raise Hint(f"for {n} atoms you returned {n * n} numbers: that is the whole distance matrix, with "
+                       "the zero self-distances and every pair twice. Keep each pair i < j once.")
+        if got.size == n * (n - 1):
+            raise Hint(f"for {n} atoms you returned {n * (n - 1)} distances: each pair appears twice "
+                       "(i-j and j-i). Keep i < j only, e.g. with np.triu_indices(n, 1).")
+        if got.size != expected.size:
+            raise Hint(f"for {n} atoms expected {expected.size} distances (n(n-1)/2), got {got.size}.")
+        if _close(np.sort(got), expected) and not _close(got, expected):
+            raise Hint("right distances, but not sorted: without sorting, swapping two atoms changes the "
+                       "vector, so it is not permutation invariant. Sort them.")
+        if not _close(got, expected, rtol=1e-10):
+            raise Hint(f"the distances of a {n}-atom test cluster differ from the expected ones by up to "
+                       f"{np.abs(got - expected).max():.3g} Å.")
+    ok("sorted pair distances: invariant under translation, rotation and permutation, but their number "
+       "grows as n², and they do not tell you which atom has which environment.")
+
+
+def is_translation_invariant(fn) -> None:
+    """Exercise 03.2: a property test must pass an invariant descriptor and FAIL a non-invariant one."""
+    from ase.build import molecule
+
+    atoms = molecule("CH3CH2OH")
+
+    def distances_to_others(a):  # invariant
+        return np.sort(a.get_all_distances(), axis=1)
+
+    def raw_positions(a):  # not invariant
+        return a.positions.copy()
+
+    def y_and_z(a):  # invariant for shifts along x only
+        return a.positions[:, 1:].copy()
+
+    def first_atom_x_offset(a):  # invariant for diagonal shifts only: uses x - y
+        return (a.positions[:, 0] - a.positions[:, 1])[:, None]
+
+    if fn(distances_to_others, atoms) is not True:
+        raise Hint("your test rejects sorted interatomic distances, which ARE translation invariant. "
+                   "Compare features before and after the shift with np.allclose, not exact equality.")
+    if fn(raw_positions, atoms) is not False:
+        raise Hint("your test accepts the raw positions, which change when the molecule moves: a test that "
+                   "cannot fail proves nothing. Return False when the features change.")
+    if fn(y_and_z, atoms) is not False or fn(first_atom_x_offset, atoms) is not False:
+        raise Hint("your test passes a descriptor that is invariant only for some directions of the shift. "
+                   "Shift along a general direction, e.g. a random vector, not along one axis or the diagonal.")
+    ok("your property test accepts an invariant descriptor and rejects three non-invariant ones.")
+
+
+def smooth_coordination(fn) -> None:
+    """Exercise 03.3: per-atom smooth coordination Σ_j f_c(r_ij), the ACSF G1."""
+    from minnp.descriptors import ACSF
+
+    for atoms in _random_clusters(4, sizes=(4, 9)):
+        for r_cut in (3.0, 4.5):
+            expected = ACSF(species=["Ar"], r_cut=r_cut).create(atoms)[:, 0]
+            got = np.asarray(fn(atoms, r_cut), dtype=float).ravel()
+            if got.shape != expected.shape:
+                raise Hint(f"return one number per atom: expected shape {expected.shape}, got {got.shape}.")
+            d = atoms.get_all_distances()
+            hard = ((d < r_cut) & (d > 0)).sum(axis=1)
+            if _close(got, hard):
+                raise Hint("that is the plain neighbour count: it jumps by 1 when an atom crosses r_cut. "
+                           "Weigh each neighbour with f_c(r) = ½(cos(π r / r_cut) + 1).")
+            if _close(got, expected + 1):
+                raise Hint("every value is 1 too large: the atom itself (r = 0, f_c = 1) is not its own neighbour.")
+            if not _close(got, expected, rtol=1e-8):
+                raise Hint(f"for r_cut = {r_cut} Å expected {np.round(expected, 4).tolist()}, got "
+                           f"{np.round(got, 4).tolist()}. Count pairs with 0 < r < r_cut only.")
+    ok("Σ_j f_c(r_ij) is smooth and invariant: it is exactly ACSF's G1 (notebook 04).")
+
+
+# ---------------------------------------------------------------------------------------------
+# 04 acsf
+# ---------------------------------------------------------------------------------------------
+
+def g2_by_hand(fn) -> None:
+    """Exercise 04.1: G2 of one atom of a cluster, Σ_j exp(-η (r_ij - R_s)²) f_c(r_ij)."""
+    from minnp.descriptors import ACSF
+
+    for atoms in _random_clusters(5, sizes=(6, 10)):
+        for eta, r_s, r_cut in [(0.5, 0.0, 4.0), (2.0, 2.5, 5.0)]:
+            expected = ACSF(species=["Ar"], r_cut=r_cut, g2_params=[[eta, r_s]]).create(atoms, centers=[0])[0, 1]
+            got = float(fn(atoms, 0, eta, r_s, r_cut))
+            d = np.linalg.norm(atoms.positions[1:] - atoms.positions[0], axis=1)
+            inside = d < r_cut
+            if _close(got, np.exp(-eta * (d[inside] - r_s) ** 2).sum()):
+                raise Hint("you left out the cutoff function: multiply each term by f_c(r) = ½(cos(π r/r_cut) + 1).")
+            if _close(got, expected + np.exp(-eta * r_s**2)):
+                raise Hint("the atom itself crept in (r = 0): sum over the other atoms j ≠ i only.")
+            if _close(got, np.sum(np.exp(-eta * (d[inside] ** 2 - r_s**2) ** 2) * 0.5 * (np.cos(np.pi * d[inside] / r_cut) + 1))):
+                raise Hint("the Gaussian is in (r - R_s)², not (r² - R_s²)².")
+            if not _close(got, expected, rtol=1e-8):
+                raise Hint(f"for η = {eta}, R_s = {r_s}, r_cut = {r_cut}: expected {expected:.6f}, got {got:.6f}.")
+    ok("G2 by hand equals minnp's (and DScribe's) G2.")
+
+
+def g4_column(fn) -> None:
+    """Exercise 04.2: the column of angular function k of species pair (a, b) in DScribe's layout."""
+    from minnp.descriptors import ACSF
+
+    for n_species, n_g2, n_g4 in [(3, 2, 2), (4, 1, 3)]:
+        species = ["H", "C", "N", "O"][:n_species]
+        acsf = ACSF(species=species, r_cut=5.0, g2_params=[[1.0, float(k)] for k in range(n_g2)],
+                    g4_params=[[0.01 * (k + 1), 1.0, 1.0] for k in range(n_g4)])
+        names = acsf.feature_names()
+        n_radial = 1 + n_g2
+        for a in range(n_species):
+            for b in range(n_species):
+                for k in range(n_g4):
+                    got = int(fn(n_species, n_radial, n_g4, a, b, k))
+                    lo, hi = min(a, b), max(a, b)
+                    expected = names.index(
+                        f"G4(eta={0.01 * (k + 1):g}, zeta=1, lambda=1) {species[lo]}-{species[hi]}")
+                    tutorial = n_species * n_radial + (lo * n_species - lo * (lo - 1) // 2 + hi - lo) * n_g4 + k
+                    if got == tutorial and got != expected:
+                        raise Hint("that is the pair order of DScribe's tutorial text, (0,0), (0,1), (0,2), (1,1), ...; "
+                                   "the code uses block a(a+1)/2 + b with a = max, b = min: (0,0), (0,1), (1,1), (0,2), ...")
+                    if got == expected - n_species * n_radial:
+                        raise Hint("the angular blocks come after all radial blocks: add n_species · n_radial.")
+                    if got != expected:
+                        raise Hint(f"{n_species} species, n_radial = {n_radial}, {n_g4} G4: pair ({a}, {b}), function "
+                                   f"{k} sits in column {expected} ({names[expected]!r}), you gave {got}.")
+    ok("you can find any ACSF column: radial blocks per species, then pair blocks a(a+1)/2 + b.")
+
+
+def fcc_hcp_first_shell(fn) -> None:
+    """Exercise 04.3: an ACSF with r_cut ≤ 1.25 d that tells fcc from hcp (same nearest-neighbour d)."""
+    from ase.build import bulk
+
+    d = 2.55
+    fcc = bulk("Cu", "fcc", a=d * np.sqrt(2))
+    hcp = bulk("Cu", "hcp", a=d, c=d * np.sqrt(8 / 3))
+    acsf = fn(d)
+    if not getattr(acsf, "periodic", False):
+        raise Hint("make the descriptor periodic (periodic=True): the crystals are periodic.")
+    if acsf.r_cut > 1.25 * d:
+        raise Hint(f"r_cut = {acsf.r_cut:.2f} Å reaches beyond the first shell (1.25 d = {1.25 * d:.2f} Å); "
+                   "the point is to tell them apart from the 12 nearest neighbours alone.")
+    x_fcc, x_hcp = acsf.create(fcc)[0], acsf.create(hcp)
+    difference = np.abs(x_hcp - x_fcc).max(axis=1).min() / np.abs(x_fcc).max()
+    if difference < 1e-6:
+        raise Hint("fcc and hcp look identical to this descriptor. Radial functions cannot help: both have 12 "
+                   "neighbours at d. G4 keeps only pairs with r_jk < r_cut, i.e. the 60° pairs, 24 in both. "
+                   "G5 sees every angle, but with ζ = 1 or 2 it only measures Σ cos θ and Σ cos² θ, which fcc "
+                   "and ideal hcp share. Try G5 with ζ ≥ 3.")
+    ok(f"fcc and hcp differ by {100 * difference:.2g} % of the largest feature: angles beyond 60° "
+       "(only G5 sees them here) and ζ ≥ 3 tell the stackings apart.")

@@ -28,3 +28,92 @@ def test_kinetic_temperature_checker():
         check.kinetic_temperature(lambda m, p: right(m, p) / 2)
     with pytest.raises(check.Hint, match="Boltzmann"):
         check.kinetic_temperature(lambda m, p: right(m, p) * kB)
+
+
+# ---------------------------------------------------------------------------------------------
+# 03 invariance and 04 acsf
+# ---------------------------------------------------------------------------------------------
+
+def test_sorted_distances_checker():
+    def right(atoms):
+        return np.sort(atoms.get_all_distances()[np.triu_indices(len(atoms), 1)])
+
+    check.sorted_distances(right)
+    with pytest.raises(check.Hint, match="not sorted"):
+        check.sorted_distances(lambda a: a.get_all_distances()[np.triu_indices(len(a), 1)])
+    with pytest.raises(check.Hint, match="twice"):
+        check.sorted_distances(lambda a: np.sort(a.get_all_distances()[~np.eye(len(a), dtype=bool)]))
+
+
+def test_is_translation_invariant_checker():
+    def right(features, atoms):
+        moved = atoms.copy()
+        moved.positions += np.random.default_rng(0).normal(size=3)
+        return bool(np.allclose(features(atoms), features(moved)))
+
+    def along_x_only(features, atoms):
+        moved = atoms.copy()
+        moved.positions += [1.0, 0.0, 0.0]
+        return bool(np.allclose(features(atoms), features(moved)))
+
+    check.is_translation_invariant(right)
+    with pytest.raises(check.Hint, match="cannot fail"):
+        check.is_translation_invariant(lambda features, atoms: True)
+    with pytest.raises(check.Hint, match="general direction"):
+        check.is_translation_invariant(along_x_only)
+
+
+def _smooth_coordination(atoms, r_cut):
+    d = atoms.get_all_distances()
+    return np.where((d > 0) & (d < r_cut), 0.5 * (np.cos(np.pi * d / r_cut) + 1), 0.0).sum(axis=1)
+
+
+def test_smooth_coordination_checker():
+    check.smooth_coordination(_smooth_coordination)
+    with pytest.raises(check.Hint, match="plain neighbour count"):
+        check.smooth_coordination(lambda a, rc: ((a.get_all_distances() < rc) & (a.get_all_distances() > 0)).sum(1))
+    with pytest.raises(check.Hint, match="itself"):
+        check.smooth_coordination(lambda a, rc: _smooth_coordination(a, rc) + 1)
+
+
+def _g2(atoms, i, eta, r_s, r_cut, cutoff=True):
+    d = np.delete(atoms.get_all_distances()[i], i)
+    d = d[d < r_cut]
+    fc = 0.5 * (np.cos(np.pi * d / r_cut) + 1) if cutoff else 1.0
+    return np.sum(np.exp(-eta * (d - r_s) ** 2) * fc)
+
+
+def test_g2_by_hand_checker():
+    check.g2_by_hand(_g2)
+    with pytest.raises(check.Hint, match="cutoff function"):
+        check.g2_by_hand(lambda *args: _g2(*args, cutoff=False))
+    with pytest.raises(check.Hint, match="itself"):
+        check.g2_by_hand(lambda atoms, i, eta, r_s, r_cut: _g2(atoms, i, eta, r_s, r_cut) + np.exp(-eta * r_s**2))
+
+
+def test_g4_column_checker():
+    def right(n_species, n_radial, n_angular, a, b, k):
+        hi, lo = max(a, b), min(a, b)
+        return n_species * n_radial + (hi * (hi + 1) // 2 + lo) * n_angular + k
+
+    def tutorial_order(n_species, n_radial, n_angular, a, b, k):
+        lo, hi = min(a, b), max(a, b)
+        return n_species * n_radial + (lo * n_species - lo * (lo - 1) // 2 + hi - lo) * n_angular + k
+
+    check.g4_column(right)
+    with pytest.raises(check.Hint, match="tutorial"):
+        check.g4_column(tutorial_order)
+    with pytest.raises(check.Hint, match="after all radial blocks"):
+        check.g4_column(lambda n, nr, na, a, b, k: right(n, nr, na, a, b, k) - n * nr)
+
+
+def test_fcc_hcp_first_shell_checker():
+    from minnp.descriptors import ACSF
+
+    check.fcc_hcp_first_shell(lambda d: ACSF(species=["Cu"], r_cut=1.2 * d, periodic=True,
+                                             g5_params=[[0.0, 4.0, 1.0], [0.0, 4.0, -1.0]]))
+    with pytest.raises(check.Hint, match="ζ ≥ 3"):
+        check.fcc_hcp_first_shell(lambda d: ACSF(species=["Cu"], r_cut=1.2 * d, periodic=True,
+                                                 g4_params=[[0.0, 4.0, 1.0]], g5_params=[[0.0, 2.0, 1.0]]))
+    with pytest.raises(check.Hint, match="first shell"):
+        check.fcc_hcp_first_shell(lambda d: ACSF(species=["Cu"], r_cut=2 * d, periodic=True, g2_params=[[1, 2.5]]))
