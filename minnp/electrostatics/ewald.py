@@ -77,7 +77,7 @@ Tensor = torch.Tensor
 
 # Cost of one real-space pair relative to one (atom, k-vector) term, measured for this code on
 # a CPU (benchmarks/bench_ewald.py); it only moves the balance point, never the accuracy.
-COST_RATIO = 20.0
+COST_RATIO = 15.0
 # Splitting width for torch-pme's PME: its mesh (spacing η/2, 7-point Lagrange interpolation)
 # then reaches ~1e-8 relative energies on dense ionic systems; the real-space cutoff follows
 # from the requested accuracy.
