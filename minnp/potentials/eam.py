@@ -29,6 +29,7 @@ LAMMPS. Forces and stress of both come from autograd (:mod:`minnp.calculator`).
 
 from __future__ import annotations
 
+import copy
 import math
 import pathlib
 from typing import NamedTuple, Sequence
@@ -508,7 +509,7 @@ class ZhouEAM(torch.nn.Module):
             raise ValueError(f"no Zhou 2004 parameters for {unknown}; available: {list(table)} "
                              "(or pass parameters={symbol: ZhouParameters(...)})")
         rows = [table[s] for s in self.species]
-        self.parameters_ = rows
+        self.rows = rows
         self.r_cut = float(r_cut) if r_cut is not None else 2.5 * max(p.r_e for p in rows)
 
         def column(values):
@@ -559,16 +560,17 @@ class ZhouEAM(torch.nn.Module):
         n_el = len(self.species)
         if rho_max is None:
             rho_max = max(100.0, 2.0 * float(self.rho_e.max()))
+        here = copy.deepcopy(self).to(device="cpu", dtype=torch.float64)  # tables in float64, on any device
         r = torch.linspace(0.0, self.r_cut, nr, dtype=torch.float64)
         rho = torch.linspace(0.0, rho_max, nrho, dtype=torch.float64)
         index = [torch.full((nr,), a, dtype=torch.long) for a in range(n_el)]
         with torch.no_grad():
-            frho = torch.stack([self.embedding(rho, torch.full((nrho,), a, dtype=torch.long)) for a in range(n_el)])
-            rhor = torch.stack([self.density(r, index[a]) for a in range(n_el)])
-            z2r = torch.stack([torch.stack([r * self.pair(r, index[a], index[b]) for b in range(n_el)])
+            frho = torch.stack([here.embedding(rho, torch.full((nrho,), a, dtype=torch.long)) for a in range(n_el)])
+            rhor = torch.stack([here.density(r, index[a]) for a in range(n_el)])
+            z2r = torch.stack([torch.stack([r * here.pair(r, index[a], index[b]) for b in range(n_el)])
                                for a in range(n_el)])
         masses = [float(atomic_masses[z]) for z in self.numbers]
-        lattice_constants = [math.sqrt(2) * p.r_e for p in self.parameters_]
+        lattice_constants = [math.sqrt(2) * p.r_e for p in self.rows]
         lattices = [reference_states[z]["symmetry"] if reference_states[z] else "fcc" for z in self.numbers]
         comment = ("Zhou, Johnson & Wadley, Phys. Rev. B 69, 144113 (2004)\n"
                    f"tabulated by minnp: {'-'.join(self.species)}, nr = {nr}, nrho = {nrho}\n"
