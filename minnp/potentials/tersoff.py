@@ -256,8 +256,10 @@ class Tersoff(torch.nn.Module):
         self.register_buffer("type_of", type_of)  # atomic number -> row of the table
         cut = table[..., COLUMN["R"]] + table[..., COLUMN["D"]]  # (n_el, n_el, n_el)
         self.r_cut = float(cut.max())
-        # a pair i-k can matter as a bond (entry i-k-k) or as the third atom of any triple i-j-k
-        self.register_buffer("pair_cut", cut.amax(dim=1))  # (n_el, n_el)
+        # a pair i-k can matter as a bond (entries i-k-k and, for the repulsion, k-i-i) or as
+        # the third atom of any triple i-j-k
+        pair_cut = cut.amax(dim=1)  # (n_el, n_el)
+        self.register_buffer("pair_cut", torch.maximum(pair_cut, pair_cut.T))
 
     @classmethod
     def from_name(cls, name: str) -> "Tersoff":
