@@ -42,9 +42,13 @@ lab: install
 unit: install
 	$(BIN)/python -m pytest tests -n $(JOBS) -q
 
+# Each notebook runs once as CI sees it: its student version's exercises are rehearsed in the
+# same kernel before the solutions (python -m minnp.course ci), so one run proves both versions.
 notebooks: install
-	$(BIN)/python -m pytest notebooks $(NBVAL) -n $(JOBS) --dist loadscope -q \
-	    --notebook-budget=$(NOTEBOOK_BUDGET_S)
+	rm -rf _build/notebooks
+	$(BIN)/python -m minnp.course ci _build/notebooks >/dev/null
+	cd _build/notebooks && ../../$(BIN)/python -m pytest . $(subst notebooks/,,$(NBVAL)) -n $(JOBS) \
+	    --dist loadscope -q --notebook-budget=$(NOTEBOOK_BUDGET_S)
 
 notebook: install
 	$(BIN)/python -m pytest $(NB) $(NBVAL) -q --notebook-budget=$(NOTEBOOK_BUDGET_S)
@@ -58,4 +62,4 @@ student: install
 	$(BIN)/python -m minnp.course student _student --instructor _instructor
 
 clean:
-	rm -rf $(VENV) _student _instructor .pytest_cache
+	rm -rf $(VENV) _student _instructor _build .pytest_cache

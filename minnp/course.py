@@ -4,6 +4,7 @@
     python -m minnp.course student OUT [--instructor DIR]     notebooks with solutions replaced by stubs
     python -m minnp.course strip                              clear outputs of every notebook
     python -m minnp.course check                              check the conventions (tests run this)
+    python -m minnp.course ci OUT                             the notebooks as CI runs them (below)
 
 The repository and ref that badges and the Colab setup cell point at live in one place,
 ``colab/colab.json``. See notebooks/CONVENTIONS.md for what a course notebook looks like.
@@ -170,6 +171,85 @@ def write_student(out: pathlib.Path, instructor_out: pathlib.Path | None = None)
     return written
 
 
+def _indent(code: str) -> str:
+    return "\n".join("    " + line if line.strip() else line for line in code.splitlines()) or "    pass"
+
+
+def ci_notebook(path: pathlib.Path) -> dict:
+    """The source notebook with its student version's exercises run first, in the same kernel.
+
+    One kernel run proves both versions: every cell before "## Exercises" (identical in both),
+    then the *student* exercise cells, where a solution cell may raise only the stub's
+    NotImplementedError and a check cell must raise it (a check that passes on a stub is
+    broken), then the *source* exercise cells with their solutions, which must all pass.
+    """
+    source = _read(path)
+    student, _ = student_versions(path)
+    start = next((k for k, c in enumerate(source["cells"])
+                  if c["cell_type"] == "markdown" and "## Exercises" in _source(c)), len(source["cells"]))
+    ci = copy.deepcopy(source)
+    rehearsal = []
+    for before, after in zip(source["cells"][start:], student["cells"][start:]):
+        if after["cell_type"] != "code":
+            continue
+        tags = before.get("metadata", {}).get("tags", [])
+        if BEGIN in _source(before):
+            guard = "allow_stub"
+        elif "check" in tags:
+            guard = "expect_stub"
+        else:
+            guard = None
+        code = _source(after)
+        if guard:
+            code = f"with __import__('minnp.course').course.{guard}():\n{_indent(code)}"
+        cell = copy.deepcopy(after)
+        _set_source(cell, f"# student version, as a learner first runs it\n{code}")
+        cell.get("metadata", {}).pop("nbgrader", None)
+        rehearsal.append(cell)
+    ci["cells"] = source["cells"][:start] + rehearsal + source["cells"][start:]
+    return ci
+
+
+class _Stub:
+    """Context managers for the student rehearsal in :func:`ci_notebook`."""
+
+    def __init__(self, required: bool):
+        self.required = required
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            if self.required:
+                raise AssertionError("this check cell passed although the exercise is still a stub: "
+                                     "the check must call the learner's code")
+            return False
+        if issubclass(kind, NotImplementedError) and "write your solution here" in str(error):
+            return True  # the expected failure of an unsolved exercise
+        return False  # anything else is a real error in the student notebook
+
+
+def allow_stub() -> _Stub:
+    return _Stub(required=False)
+
+
+def expect_stub() -> _Stub:
+    return _Stub(required=True)
+
+
+def write_ci(out: pathlib.Path) -> list[pathlib.Path]:
+    """Write the CI notebooks (and the nbval conftest and sanitize file) into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    for helper in ("conftest.py", "sanitize.cfg"):
+        (out / helper).write_text((NOTEBOOKS / helper).read_text())
+    written = []
+    for path in notebooks():
+        _write(out / path.name, ci_notebook(path))
+        written.append(out / path.name)
+    return written
+
+
 def problems(path: pathlib.Path) -> list[str]:
     """What a notebook gets wrong against notebooks/CONVENTIONS.md (empty when it is fine)."""
     nb = _read(path)
@@ -215,6 +295,8 @@ def main(argv=None) -> None:
     s.add_argument("--instructor", type=pathlib.Path, default=None)
     sub.add_parser("strip", help="clear outputs of every notebook")
     sub.add_parser("check", help="check every notebook against the conventions")
+    c = sub.add_parser("ci", help="write the notebooks as CI runs them: student exercises rehearsed first")
+    c.add_argument("out", type=pathlib.Path)
     args = parser.parse_args(argv)
     if args.command == "badges":
         for p in repoint(args.repo, args.ref):
@@ -226,6 +308,9 @@ def main(argv=None) -> None:
         for p in notebooks():
             if strip(p):
                 print(f"stripped {p.relative_to(ROOT)}")
+    elif args.command == "ci":
+        for p in write_ci(args.out):
+            print(f"wrote {p}")
     elif args.command == "check":
         found = [msg for p in notebooks() for msg in problems(p)]
         print("\n".join(found) or "all notebooks follow the conventions")

@@ -71,3 +71,46 @@ def test_stub_keeps_the_signature_and_indentation():
     assert course._stub(src, 2) == 'def f(x):\n    """Doc."""\n    raise NotImplementedError("Exercise 2: write your solution here")'
     with pytest.raises(ValueError, match="without"):
         course._stub("### BEGIN SOLUTION\nx = 1\n", 1)
+
+
+def _tiny_notebook(path, check_code):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    check = nbformat.v4.new_code_cell(check_code)
+    check.metadata["tags"] = ["check"]
+    nb.cells = [
+        nbformat.v4.new_code_cell("base = 2"),
+        nbformat.v4.new_markdown_cell("## Exercises"),
+        nbformat.v4.new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return base * x\n    ### END SOLUTION"),
+        check,
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def _execute(nb):
+    import nbclient
+    import nbformat
+
+    nbclient.NotebookClient(nbformat.reads(json.dumps(nb), as_version=4), timeout=60, kernel_name="python3").execute()
+
+
+@pytest.mark.slow
+def test_ci_notebook_rehearses_the_student_version_before_the_solutions(tmp_path):
+    import nbclient
+
+    good = course.ci_notebook(_tiny_notebook(tmp_path / "good.ipynb", "assert double(3) == 6"))
+    sources = ["".join(c["source"]) for c in good["cells"]]
+    assert sources.index("def double(x):\n    ### BEGIN SOLUTION\n    return base * x\n    ### END SOLUTION") > \
+        next(k for k, s in enumerate(sources) if "NotImplementedError" in s)
+    _execute(good)
+    # a check that passes on the stub is caught ...
+    lazy = course.ci_notebook(_tiny_notebook(tmp_path / "lazy.ipynb", "assert base == 2"))
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="passed although the exercise is still a stub"):
+        _execute(lazy)
+    # ... and so is any error other than the stub's
+    broken = course.ci_notebook(_tiny_notebook(tmp_path / "broken.ipynb", "assert double(undefined_name) == 6"))
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="NameError"):
+        _execute(broken)
