@@ -164,7 +164,9 @@ def read(path: str | os.PathLike, format: str | None = None) -> list[Atoms]:
     with _open_text(path, "r") as f:
         if fmt == "runner":
             return _read_runner(f, str(path))
-        structures = ase.io.read(f, index=":", format="extxyz")
+        # ASE seeks back to each frame; in a gzip stream every seek decompresses from the start,
+        # so the whole text is read into memory first (the course's files are a few MB).
+        structures = ase.io.read(io.StringIO(f.read()), index=":", format="extxyz")
     for atoms in structures:
         # ASE's reader puts a 'charges' column on the calculator; the contract keeps it in arrays.
         if atoms.calc is not None and "charges" in atoms.calc.results:
