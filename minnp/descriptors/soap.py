@@ -77,7 +77,7 @@ from minnp.neighbors import Neighbors, neighbor_list
 Tensor = torch.Tensor
 
 GAUSSIAN_THRESHOLD = 1e-3  # DScribe's: the neighbour Gaussians and the GTOs decay to this
-BLOCK_PAIRS = 16384  # pair slots per block of centres: keeps temporaries small and in cache
+BLOCK_PAIRS = 8192  # pair slots per block of centres: keeps temporaries small and in cache
 
 
 def gto_basis(r_cut: float, n_max: int, l_max: int) -> tuple[np.ndarray, np.ndarray]:
@@ -232,6 +232,11 @@ class SOAP(Descriptor):
                 f"l={l} n={a} n'={b}" for l, z1, a, z2, b in self._columns()]
 
     @property
+    def _per_l(self) -> list[int]:
+        """Sizes of the l blocks of the (l, m) axis: 1, 3, 5, ..., 2 l_max + 1."""
+        return [2 * l + 1 for l in range(self.l_max + 1)]
+
+    @property
     def _left_summed(self) -> bool:
         return self.compression == "mu2"
 
@@ -275,13 +280,10 @@ class SOAP(Descriptor):
 
     # ---- the maths -------------------------------------------------------------------------------
 
-    def basis_values(self, x: Tensor, y: Tensor, z: Tensor) -> tuple[Tensor, Tensor]:
-        """The two factors of 3. at neighbour positions of any shape (*P):
-
-        exp(-γ_lk r²) as ((l_max+1)·n_max, *P) and r^l Y_lm as ((l_max+1)², *P).
-        """
-        gamma = self.gamma.to(x.dtype).reshape((-1,) + (1,) * x.dim())
-        return torch.exp(-gamma * (x * x + y * y + z * z)), real_solid_harmonics(x, y, z, self.l_max)
+    def gaussians(self, r2: Tensor, l: int) -> Tensor:
+        """exp(-γ_lk r²) of the n_max GTOs of one l at squared distances r2 (*P): (n_max, *P)."""
+        gamma = self.gamma[l].to(r2.dtype).reshape((-1,) + (1,) * r2.dim())
+        return torch.exp(-gamma * r2)
 
     def expand(self, env: Environments) -> Tensor:
         """Expansion coefficients c (C, S, n_max, (l_max+1)²) of each environment's density.
@@ -302,12 +304,12 @@ class SOAP(Descriptor):
 
         block = max(1, BLOCK_PAIRS // width)
         sums = []  # per block, per l: Σ_j w exp(-γ_lk r²) r^l Y_lm, (b, n, 2l+1)
-        for start in range(0, n_groups, block):  # blocks of centres, not atoms one by one
-            part = slice(start, start + block)
-            radial, ylm = self.basis_values(x[part], y[part], z[part])  # (L·n, b, M), (L², b, M)
-            radial = radial * w[part]
-            sums.append([torch.bmm(radial[l * n:(l + 1) * n].transpose(0, 1),  # (b, n, M)
-                                   ylm[l * l:(l + 1) ** 2].permute(1, 2, 0))  # (b, M, 2l+1)
+        # blocks of centres (not atoms one by one); split, not slices: one cheap backward each
+        for xb, yb, zb, wb in zip(x.split(block), y.split(block), z.split(block), w.split(block)):
+            ylm = real_solid_harmonics(xb, yb, zb, self.l_max, wb).split(self._per_l)  # (2l+1, b, M) per l
+            r2 = xb * xb + yb * yb + zb * zb  # (b, M)
+            sums.append([torch.bmm(self.gaussians(r2, l).transpose(0, 1),  # (b, n, M)
+                                   ylm[l].permute(1, 2, 0))  # (b, M, 2l+1)
                          for l in range(L)])
         radial = self.radial.to(env.vectors.dtype)
         c = torch.cat([torch.einsum("nk,gkm->gnm", radial[l], torch.cat([s[l] for s in sums]))
@@ -317,10 +319,11 @@ class SOAP(Descriptor):
     def pair_terms(self, vectors: Tensor, species: Tensor) -> Tensor:
         """Each neighbour's own contribution to c (before Σ_j), (P, n_max, (l_max+1)²)."""
         n, L = self.n_max, self.l_max + 1
-        weight = self._weights(vectors, species)  # (P,)
-        radial, ylm = self.basis_values(vectors[:, 0], vectors[:, 1], vectors[:, 2])  # (L·n, P), (L², P)
-        radial = self.radial.to(vectors.dtype) @ (radial * weight).reshape(L, n, -1)  # (L, n, P)
-        return torch.cat([torch.einsum("np,mp->pnm", radial[l], ylm[l * l:(l + 1) ** 2])
+        x, y, z = vectors[:, 0], vectors[:, 1], vectors[:, 2]
+        ylm = real_solid_harmonics(x, y, z, self.l_max, self._weights(vectors, species))  # (L², P)
+        r2 = x * x + y * y + z * z
+        radial, ylm = self.radial.to(vectors.dtype), ylm.split(self._per_l)
+        return torch.cat([torch.einsum("nk,kp,mp->pnm", radial[l], self.gaussians(r2, l), ylm[l])
                           for l in range(L)], dim=-1)
 
     def _weights(self, vectors: Tensor, species: Tensor) -> Tensor:
@@ -352,9 +355,8 @@ class SOAP(Descriptor):
 
     def power_spectrum(self, c: Tensor) -> Tensor:
         """p = π √(8/(2l+1)) Σ_m c c' in DScribe's column order: (C, S, n, L²) -> (C, F)."""
-        left, right = self._sides(c)
-        p = torch.stack([_prefactor(l) * torch.bmm(left[..., l * l:(l + 1) ** 2],
-                                                   right[..., l * l:(l + 1) ** 2].transpose(1, 2))
+        left, right = (side.split(self._per_l, dim=-1) for side in self._sides(c))  # per l: (C, A or B, 2l+1)
+        p = torch.stack([_prefactor(l) * torch.bmm(left[l], right[l].transpose(1, 2))
                          for l in range(self.l_max + 1)], dim=1)  # (C, L, A, B)
         return p.flatten(1)[:, self.columns]
 
@@ -375,14 +377,17 @@ class SOAP(Descriptor):
     def atom_environments(self, batch: Batch, nbrs: Neighbors, centres: Tensor | None = None) -> Environments:
         """Environments centred on atoms (all, or the global indices ``centres``), moving with them."""
         s = self.species_index(batch)  # (N,)
-        if centres is None:
-            centres = torch.arange(len(s), device=s.device)
-        row = torch.full_like(s, -1)
-        row[centres] = torch.arange(len(centres), device=s.device)
-        keep = row[nbrs.i] >= 0
-        i, j = nbrs.i[keep], nbrs.j[keep]
-        vectors = Neighbors(i=i, j=j, shift=nbrs.shift[keep], r_cut=nbrs.r_cut).vectors(batch)  # (P, 3)
-        return Environments(centre=row[i], neighbour=j, vectors=vectors, species=s[j], n_centres=len(centres),
+        if centres is None:  # every atom: the neighbour list as it is
+            centres, row = torch.arange(len(s), device=s.device), None
+        else:  # keep the pairs of the chosen centres, renumbered 0..C-1
+            row = torch.full_like(s, -1)
+            row[centres] = torch.arange(len(centres), device=s.device)
+            keep = row[nbrs.i] >= 0
+            nbrs = Neighbors(i=nbrs.i[keep], j=nbrs.j[keep], shift=nbrs.shift[keep], r_cut=nbrs.r_cut)
+        i, j = nbrs.i, nbrs.j
+        vectors = nbrs.vectors(batch)  # (P, 3)
+        return Environments(centre=i if row is None else row[i], neighbour=j, vectors=vectors, species=s[j],
+                            n_centres=len(centres),
                             self_species=s[centres], centre_atom=centres, structure=batch.batch[centres])
 
     def point_environments(self, batch: Batch, points: Tensor, structure: Tensor) -> Environments:
@@ -555,6 +560,10 @@ class SOAP(Descriptor):
         Returns the environments and, per system, the rows of its centres in their output.
         ``attach=False`` turns atom-index centres into fixed points at the atoms' positions.
         """
+        nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
+        if attach and all(centres is None for centres in per_system):  # every atom, in order
+            ptr = batch.ptr.tolist()
+            return self.atom_environments(batch, nbrs), [np.arange(a, b) for a, b in zip(ptr, ptr[1:])]
         ptr = batch.ptr.tolist()
         positions = batch.positions.detach().cpu().numpy()
         atoms, points, owner, rows = [], [], [], []  # rows: per system, its centres' rows (points: negative)
@@ -581,7 +590,6 @@ class SOAP(Descriptor):
             owner.extend([s] * len(xyz))
             rows.append(row)
         device = batch.device
-        nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
         envs = [self.atom_environments(batch, nbrs, torch.tensor(atoms, dtype=torch.long, device=device))]
         if points:
             xyz = torch.tensor(np.array(points), dtype=batch.dtype, device=device)
@@ -611,10 +619,14 @@ def _pad(group: Tensor, n_groups: int) -> tuple[Tensor, Tensor, int]:
     Returns (counts per group, each item's slot in its group, width = largest group).
     """
     counts = torch.bincount(group, minlength=n_groups)  # (G,)
-    order = torch.argsort(group, stable=True)
-    first = torch.cumsum(counts, 0) - counts
-    slot = torch.empty_like(group)
-    slot[order] = torch.arange(len(group), device=group.device) - first[group[order]]
+    first = torch.cumsum(counts, 0) - counts  # where each group starts once sorted
+    rank = torch.arange(len(group), device=group.device)
+    if bool((group[1:] >= group[:-1]).all()):  # already grouped (one species, pairs by centre)
+        slot = rank - first[group]
+    else:
+        order = torch.argsort(group, stable=True)
+        slot = torch.empty_like(group)
+        slot[order] = rank - first[group[order]]
     return counts, slot, max(int(counts.max()) if len(group) else 0, 1)
 
 
