@@ -17,7 +17,8 @@ from ase.build import bulk, molecule
 
 from minnp import Calculator, atoms_to_batch, compute
 from minnp.electrostatics import K_E, coulomb_matrices
-from minnp.electrostatics.qeq import QEq, matrix_potential, qeq, qeq_charges, qeq_energies, solve_qeq
+from minnp.electrostatics.qeq import (QEq, matrix_potential, padded_coulomb_matrices, qeq, qeq_charges, qeq_energies,
+                                     solve_qeq)
 
 CHI = {"Na": 2.843, "Cl": 8.564, "H": 4.528, "O": 8.741}
 HARDNESS = {"Na": 4.592, "Cl": 9.892, "H": 13.890, "O": 13.364}
@@ -100,12 +101,23 @@ def test_padded_batch_solve_matches_each_structure_alone(rng):
     np.testing.assert_allclose(q, expected, rtol=0, atol=1e-12)
 
 
+def test_padded_cluster_matrices_match_the_direct_sum_of_each_structure(rng):
+    structures = [ionic_cluster(rng, n) for n in (3, 1, 5)]
+    batch = atoms_to_batch(structures)
+    padded = padded_coulomb_matrices(batch, per_atom(batch, SIGMA))
+    assert padded.shape == (3, 10, 10)
+    for b, m in enumerate(coulomb_matrices(batch, per_atom(batch, SIGMA))):
+        n = len(m)
+        np.testing.assert_allclose(padded[b, :n, :n].numpy(), m.numpy(), rtol=1e-14, atol=0)
+        assert (padded[b, n:] == 0).all() and (padded[b, :, n:] == 0).all()
+
+
 def test_every_atom_ends_with_the_same_electronegativity(rng):
     """Electronegativity equalisation: χ_i + J_i q_i + φ_i = μ for every atom of a structure."""
     structures = [ionic_cluster(rng, 3), ionic_cluster(rng, 5, 1.0)]
     batch = atoms_to_batch(structures)
     chi, hardness, sigma = per_atom(batch, CHI), per_atom(batch, HARDNESS), per_atom(batch, SIGMA)
-    matrices = coulomb_matrices(batch, sigma)
+    matrices = padded_coulomb_matrices(batch, sigma)
     q, mu = solve_qeq(matrices, chi, hardness, batch)
     local = chi + hardness * q + matrix_potential(matrices, q, batch)  # (N,)
     np.testing.assert_allclose(local.numpy(), mu[batch.batch].numpy(), rtol=0, atol=1e-10)
@@ -120,7 +132,7 @@ def test_every_atom_ends_with_the_same_electronegativity(rng):
 def test_gradcheck_with_respect_to_chi_and_hardness(rng):
     structures = [ionic_cluster(rng, 2, 1.0), ionic_cluster(rng, 3)]
     batch = atoms_to_batch(structures)
-    matrices = [m.detach() for m in coulomb_matrices(batch, per_atom(batch, SIGMA))]
+    matrices = padded_coulomb_matrices(batch, per_atom(batch, SIGMA))
     chi = per_atom(batch, CHI).requires_grad_(True)
     hardness = per_atom(batch, HARDNESS).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda c, j: solve_qeq(matrices, c, j, batch)[0], (chi, hardness))
@@ -211,7 +223,7 @@ def test_cluster_and_large_periodic_box_give_the_same_charges(rng):
         m = coulomb_matrices(batch, per_atom(batch, SIGMA))[0]
         x = batch.positions
         m = m + 4 * math.pi * K_E / (3 * length**3) * (x @ x.T)  # vacuum boundary: + 2πD²/(3V)
-        q = solve_qeq([m], per_atom(batch, CHI), per_atom(batch, HARDNESS), batch)[0].numpy()
+        q = solve_qeq(m[None], per_atom(batch, CHI), per_atom(batch, HARDNESS), batch)[0].numpy()
         corrected.append(np.abs(q - q_open).max())
     assert errors[1] < 1e-3 and 6 < errors[0] / errors[1] < 10  # ~ (40/20)³ = 8
     assert corrected[1] < 5e-5 and corrected[0] / corrected[1] > 20  # ~ (40/20)⁵ = 32

@@ -18,7 +18,15 @@ from minnp.electrostatics.ewald import (
     ewald_parameters,
     half_kvectors,
 )
-from minnp.electrostatics.qeq import QEq, matrix_potential, qeq, qeq_charges, qeq_energies, solve_qeq
+from minnp.electrostatics.qeq import (
+    QEq,
+    matrix_potential,
+    padded_coulomb_matrices,
+    qeq,
+    qeq_charges,
+    qeq_energies,
+    solve_qeq,
+)
 
 __all__ = [
     "K_E",
@@ -34,5 +42,5 @@ __all__ = [
     "ewald_parameters",
     "gaussian_self_energy",
     "half_kvectors",
-    "QEq", "matrix_potential", "qeq", "qeq_charges", "qeq_energies", "solve_qeq",
+    "QEq", "matrix_potential", "padded_coulomb_matrices", "qeq", "qeq_charges", "qeq_energies", "solve_qeq",
 ]

@@ -37,14 +37,17 @@ other energy that depends on q, like the short-range energy of a 4G network, doe
 
 Batches: structures of different sizes are padded to the largest one (the padded atoms get
 A_ii = 1, no border and χ = 0, hence q = 0) and solved together by one batched
-``torch.linalg.solve``: O(n³) per structure, fine to a few thousand atoms.
+``torch.linalg.solve``: O(n³) per structure, fine to a few thousand atoms. The Coulomb matrices
+of clusters are computed for the whole batch at once; periodic cells take the Ewald matrix.
 
 Units eV, Å, e; K_E = 14.399645478425667 eV·Å (:mod:`.direct`).
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Mapping
+
+import math
 
 import numpy as np
 import torch
@@ -52,7 +55,8 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from minnp.batch import Batch, atoms_to_batch
-from minnp.electrostatics.ewald import _per_atom, coulomb_matrices
+from minnp.electrostatics.direct import K_E
+from minnp.electrostatics.ewald import _check_inputs, _per_atom, _periodic, coulomb_matrices
 
 Tensor = torch.Tensor
 
@@ -83,49 +87,83 @@ RAPPE_GODDARD = {
 # ---------------------------------------------------------------------------------------------
 
 
-def solve_qeq(matrices: Sequence[Tensor], chi: Tensor, hardness: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
+def _layout(batch: Batch) -> tuple[Tensor, Tensor]:
+    """Each atom's slot in its structure, (N,), and which slots of (B, n_max) hold real atoms."""
+    slot = torch.arange(len(batch.batch), device=batch.device) - batch.ptr[batch.batch]  # (N,)
+    real = torch.zeros(batch.n_structures, int(batch.n_atoms.max()), dtype=torch.bool, device=batch.device)
+    real[batch.batch, slot] = True
+    return slot, real
+
+
+def padded_coulomb_matrices(batch: Batch, sigma: Tensor, accuracy: float = 1e-8,
+                            eta: float | None = None) -> Tensor:
+    """The Coulomb matrix M of every structure, zero-padded to the largest: (B, n_max, n_max), eV/e².
+
+    Gaussian charges of widths ``sigma`` (N,), Å. Clusters (pbc all False) are computed all at
+    once, M_ij = K_E erf(r_ij/(√2γ_ij))/r_ij and M_ii = K_E/(σ_i√π) (the formula of
+    :func:`~.direct.direct_matrix` with a batch dimension); periodic cells take the Ewald matrix
+    of :func:`~.ewald.coulomb_matrices`. Differentiable in positions, cell and sigma.
+    """
+    if sigma is None:
+        raise ValueError("charge equilibration needs Gaussian charges: give sigma, one width per atom (Å)")
+    _, sigma = _check_inputs(batch, None, sigma)  # shape, NaN, sigma > 0
+    slot, real = _layout(batch)
+    if _periodic(batch).any():
+        n_max = real.shape[1]
+        matrices = coulomb_matrices(batch, sigma, accuracy, eta)
+        return torch.stack([torch.nn.functional.pad(m, (0, n_max - len(m), 0, n_max - len(m))) for m in matrices])
+    x = batch.positions.new_zeros(*real.shape, 3).index_put((batch.batch, slot), batch.positions)  # (B, n, 3)
+    s = batch.positions.new_ones(real.shape).index_put((batch.batch, slot), sigma)  # (B, n)
+    pair = real[:, :, None] & real[:, None, :]  # (B, n, n) both atoms real
+    eye = torch.eye(real.shape[1], dtype=torch.bool, device=batch.device)
+    # 1 added where r would be 0 (diagonal, padding) keeps sqrt and its gradient finite there
+    r = torch.sqrt(((x[:, None, :, :] - x[:, :, None, :]) ** 2).sum(-1) + (eye | ~pair))  # (B, n, n)
+    gamma = torch.sqrt(s[:, :, None] ** 2 + s[:, None, :] ** 2)  # (B, n, n)
+    kernel = torch.erf(r / (math.sqrt(2) * gamma)) / r
+    self_term = torch.diag_embed(1.0 / (s * math.sqrt(math.pi)))  # (B, n, n)
+    return K_E * torch.where(pair, torch.where(eye, self_term, kernel), 0.0)
+
+
+def solve_qeq(matrices: Tensor, chi: Tensor, hardness: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
     """Solve the bordered Qeq system of every structure at once: charges (N,) and μ (B,).
 
-    ``matrices``: the Coulomb matrix M of each structure (list of (n_s, n_s), eV/e², from
-    :func:`~.ewald.coulomb_matrices`); ``chi`` (N,) in eV/e; ``hardness`` (N,) in eV/e², ≥ 0.
+    ``matrices``: the padded Coulomb matrices M (B, n_max, n_max) in eV/e² of
+    :func:`padded_coulomb_matrices`; ``chi`` (N,) in eV/e; ``hardness`` (N,) in eV/e², ≥ 0.
     The total charges come from ``batch.total_charge``. Differentiable in everything; μ is the
     equalised electronegativity (eV/e), the same for every atom of a structure.
     """
-    n_atoms = batch.n_atoms.tolist()
-    n_max = max(n_atoms)
-    if chi.shape != hardness.shape or chi.shape != (sum(n_atoms),):
-        raise ValueError(f"chi and hardness need one value per atom, shape ({sum(n_atoms)},), "
+    n = len(batch.batch)
+    if chi.shape != (n,) or hardness.shape != (n,):
+        raise ValueError(f"chi and hardness need one value per atom, shape ({n},), "
                          f"got {tuple(chi.shape)} and {tuple(hardness.shape)}")
     if (hardness.detach() < 0).any():
         raise ValueError("hardness must be ≥ 0 (a negative J can make Qeq unbounded: charges run away); "
                          "in a model keep it positive with softplus or a square")
-    dtype, device = matrices[0].dtype, matrices[0].device
-    # where each atom sits in the padded (B, n_max) layout
-    local = torch.arange(len(batch.batch), device=device) - batch.ptr[batch.batch]  # (N,)
-    real = torch.zeros(batch.n_structures, n_max, dtype=torch.bool, device=device)  # (B, n_max)
-    real[batch.batch, local] = True
-    # A = M + diag(J) per structure, padded with the identity (padded atoms decouple with q = 0)
-    pad = [torch.nn.functional.pad(m, (0, n_max - m.shape[0], 0, n_max - m.shape[0])) for m in matrices]
-    A = torch.stack(pad)  # (B, n_max, n_max)
-    diagonal = torch.ones(batch.n_structures, n_max, dtype=dtype, device=device)
-    diagonal = diagonal.index_put((batch.batch, local), hardness.to(dtype))  # (B, n_max): J, or 1 on padding
-    A = A + torch.diag_embed(diagonal)
+    slot, real = _layout(batch)
+    n_structures, n_max = real.shape
+    dtype = matrices.dtype
+    # A = M + diag(J); a padded slot gets A_kk = 1 and no border, so it decouples with q = 0
+    diagonal = torch.ones(real.shape, dtype=dtype, device=matrices.device)
+    diagonal = diagonal.index_put((batch.batch, slot), hardness.to(dtype))  # (B, n_max)
+    A = matrices + torch.diag_embed(diagonal)  # (B, n_max, n_max)
     # the border: a row and a column of ones (on real atoms only) and a 0 in the corner
     border = real.to(dtype)  # (B, n_max)
     top = torch.cat([A, border[:, :, None]], dim=2)  # (B, n_max, n_max + 1)
-    bottom = torch.cat([border, border.new_zeros(batch.n_structures, 1)], dim=1)  # (B, n_max + 1)
+    bottom = torch.cat([border, border.new_zeros(n_structures, 1)], dim=1)  # (B, n_max + 1)
     system = torch.cat([top, bottom[:, None, :]], dim=1)  # (B, n_max + 1, n_max + 1)
-    rhs = torch.zeros(batch.n_structures, n_max + 1, dtype=dtype, device=device)
-    rhs = rhs.index_put((batch.batch, local), -chi.to(dtype))
+    rhs = torch.zeros(n_structures, n_max + 1, dtype=dtype, device=matrices.device)
+    rhs = rhs.index_put((batch.batch, slot), -chi.to(dtype))
     rhs[:, n_max] = batch.total_charge.to(dtype)
     solution = torch.linalg.solve(system, rhs)  # (B, n_max + 1): [q; λ]
-    return solution[batch.batch, local], -solution[:, n_max]
+    return solution[batch.batch, slot], -solution[:, n_max]
 
 
-def matrix_potential(matrices: Sequence[Tensor], charges: Tensor, batch: Batch) -> Tensor:
-    """The electrostatic potential φ = M q of every structure, (N,) in V, from its Coulomb matrix."""
-    ptr = batch.ptr.tolist()
-    return torch.cat([m @ charges[ptr[b]:ptr[b + 1]] for b, m in enumerate(matrices)])
+def matrix_potential(matrices: Tensor, charges: Tensor, batch: Batch) -> Tensor:
+    """The electrostatic potential φ = M q at every atom, (N,) in V, from the padded matrices."""
+    slot, real = _layout(batch)
+    q = charges.new_zeros(real.shape).index_put((batch.batch, slot), charges)  # (B, n_max)
+    phi = torch.einsum("bij,bj->bi", matrices, q)  # (B, n_max)
+    return phi[batch.batch, slot]
 
 
 def qeq_charges(batch: Batch, chi: Tensor, hardness: Tensor, sigma: Tensor, accuracy: float = 1e-8,
@@ -137,7 +175,7 @@ def qeq_charges(batch: Batch, chi: Tensor, hardness: Tensor, sigma: Tensor, accu
     matrix (``accuracy``, ``eta`` as in :func:`~.ewald.coulomb_matrices`). Differentiable in
     positions, cell, χ and J: forces through the solve come from autograd.
     """
-    matrices = coulomb_matrices(batch, sigma, accuracy, eta)
+    matrices = padded_coulomb_matrices(batch, sigma, accuracy, eta)
     return solve_qeq(matrices, chi, hardness, batch)[0]
 
 
@@ -147,7 +185,7 @@ def qeq_energies(batch: Batch, charges: Tensor, chi: Tensor, hardness: Tensor, s
 
     Summed over a structure this is E_Qeq(q); at the Qeq charges it is the Qeq model's energy.
     """
-    phi = matrix_potential(coulomb_matrices(batch, sigma, accuracy), charges, batch)  # (N,) V
+    phi = matrix_potential(padded_coulomb_matrices(batch, sigma, accuracy), charges, batch)  # (N,) V
     return 0.5 * charges * phi + chi * charges + 0.5 * hardness * charges**2
 
 
@@ -182,7 +220,7 @@ class QEq(torch.nn.Module):
 
     def forward(self, batch: Batch) -> Tensor:
         chi, hardness, sigma = self.per_atom(batch)
-        matrices = coulomb_matrices(batch, sigma, self.accuracy)
+        matrices = padded_coulomb_matrices(batch, sigma, self.accuracy)
         q = solve_qeq(matrices, chi, hardness, batch)[0]
         phi = matrix_potential(matrices, q, batch)  # (N,)
         return 0.5 * q * phi + chi * q + 0.5 * hardness * q**2
