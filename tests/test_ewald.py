@@ -477,3 +477,50 @@ def test_cuda_matches_cpu():
     torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-10, atol=1e-10)
     for a, b in zip(results[0][2], results[1][2]):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+# ---------------------------------------------------------------------------------------------
+# The checkers of notebook 08's exercises (minnp/exercises.py, section 08)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_notebook_08_checkers_accept_solutions_and_reject_typical_mistakes():
+    import minnp.exercises as check
+
+    def self_energy(q, sigma):
+        return K_E * q**2 / (2 * sigma * math.sqrt(math.pi))
+
+    check.gaussian_self_energy(self_energy)
+    with pytest.raises(check.Hint, match="K_E"):
+        check.gaussian_self_energy(lambda q, s: self_energy(q, s) / K_E)
+    with pytest.raises(check.Hint, match="twice"):
+        check.gaussian_self_energy(lambda q, s: 2 * self_energy(q, s))
+
+    def kernel(r, eta, gamma):
+        return (special.erfc(r / (math.sqrt(2) * eta)) - special.erfc(r / (math.sqrt(2) * gamma))) / r
+
+    check.gaussian_real_space_kernel(kernel)
+    with pytest.raises(check.Hint, match="point-charge kernel"):
+        check.gaussian_real_space_kernel(lambda r, eta, gamma: special.erfc(r / (math.sqrt(2) * eta)) / r)
+    with pytest.raises(check.Hint, match="√2"):
+        check.gaussian_real_space_kernel(lambda r, eta, gamma: (special.erfc(r / eta) - special.erfc(r / gamma)) / r)
+
+    def madelung(atoms, charges, length, units):
+        return -coulomb_energy(atoms, charges) * length / (units * K_E)
+
+    check.madelung_constant(madelung)
+    with pytest.raises(check.Hint, match="negative"):
+        check.madelung_constant(lambda *args: -madelung(*args))
+    with pytest.raises(check.Hint, match="formula units"):
+        check.madelung_constant(lambda atoms, charges, length, units: madelung(atoms, charges, length, 1))
+
+    def vacancy(n):
+        perfect = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(n)
+        q = np.where(perfect.numbers == 11, 1.0, -1.0)
+        defect = perfect.copy()
+        del defect[1]  # a Cl⁻
+        return coulomb_energy(defect, np.delete(q, 1)) - coulomb_energy(perfect, q)
+
+    check.vacancy_energy_slope(vacancy)
+    with pytest.raises(check.Hint, match="does not change"):  # charges rescaled to keep the cell neutral
+        check.vacancy_energy_slope(lambda n: 8.924)
