@@ -5,16 +5,16 @@ Notebook 07 explains it; notebook 10 reuses it for the 2G/3G/4G comparison.
 The loss for a mini-batch of B structures with N atoms is
 
     L = w_E · (1/B) Σ_s ((E_s - E_s^ref) / n_s)²  +  w_F · (1/3N) Σ_i |F_i - F_i^ref|²
-        [ + w_Q · (1/N) Σ_i (q_i - q_i^ref)² ]
-
-The charge term is for models with a ``charges(batch) -> (N,)`` method (3G and 4G networks,
-notebook 10), against the reference charges in ``atoms.arrays["charges"]``; with w_E = w_F = 0
-only charges are trained (stage 1 of a 4G network) and no energies are computed.
 
 energies per atom (so large and small cells count alike), forces per component; forces come
 from autograd with ``create_graph=True`` so the loss on them can be differentiated again.
 Adam with a learning rate that drops on a validation plateau, early stopping that keeps the
 best validation state, fixed seeds, a tqdm bar (off when ``TQDM_DISABLE=1``, as in CI).
+
+Models with a ``charges(batch) -> (N,)`` method (3G and 4G networks, notebook 10) can also be
+fitted to the reference charges in ``atoms.arrays["charges"]``: ``charge_weight`` adds
+w_Q · (1/N) Σ_i (q_i - q_i^ref)²; with w_E = w_F = 0 only charges are trained (stage 1 of a 4G
+network) and no energies are computed.
 
 Mini-batches are formed once, with the seed, and their *order* is shuffled every epoch: each
 mini-batch keeps its neighbour lists, which is what makes an epoch cheap.
