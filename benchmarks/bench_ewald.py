@@ -7,8 +7,8 @@ minnp's Ewald (``coulomb_energies(..., per_atom=False)`` + one backward pass) ag
 - Neighbour lists are built before timing for minnp and torch-pme alike (minnp caches its list on
   the Batch; torch-pme takes a half list as input); pymatgen finds its own pairs, so the row
   against it times minnp *with* its neighbour list.
-- torch-pme gets its best splitting width: η is scanned around its optimum, with r_cut = s√2η and a k box covering
-  minnp's sphere (λ = π/k_cut), s = sqrt(-ln 1e-6); the fastest is reported.
+- torch-pme gets its best splitting width: η is scanned around its optimum, with r_cut = s√2η
+  and a k box covering minnp's sphere (λ = π/k_cut), s = sqrt(-ln 1e-6); the fastest is reported.
 - pymatgen runs once (``acc_factor=6``: 1e-6), it takes ~15 s on 4096 ions.
 - Every energy's relative error against minnp at 1e-12 is in the notes.
 - Also listed: the per-atom path the ASE Calculator uses, torch-pme's PME behind minnp's interface,
@@ -40,7 +40,8 @@ def ions(repeat: int):
 def minnp_energy_forces(batch, charges, **kw):
     """Energy and forces F = -dE/dx by autograd; returns the energy (eV)."""
     x = batch.positions.detach().requires_grad_(True)
-    energy = coulomb_energies(batch.replace(positions=x), charges, accuracy=ACCURACY, per_atom=False, **kw).sum()
+    energy = coulomb_energies(batch.replace(positions=x), charges, accuracy=ACCURACY, per_atom=False, **kw)
+    energy = energy.sum()
     energy.backward()
     return energy.item()
 

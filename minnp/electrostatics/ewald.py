@@ -144,7 +144,8 @@ def half_kvectors(cell: Tensor, k_cut: float) -> Tensor:
     n_max = [math.ceil(k_cut * float(a.norm()) / (2 * math.pi)) for a in cell.detach()]
     axes = [torch.arange(-n, n + 1, device=cell.device) for n in n_max]
     m = torch.cartesian_prod(*axes)  # (M, 3) integer triples
-    half = (m[:, 0] > 0) | ((m[:, 0] == 0) & (m[:, 1] > 0)) | ((m[:, 0] == 0) & (m[:, 1] == 0) & (m[:, 2] > 0))
+    first, second, third = m.unbind(dim=1)
+    half = (first > 0) | ((first == 0) & (second > 0)) | ((first == 0) & (second == 0) & (third > 0))
     m = m[half].to(cell.dtype)
     inside = (m @ reciprocal.detach()).norm(dim=1) <= k_cut
     return m[inside] @ reciprocal  # (K, 3)
@@ -165,7 +166,7 @@ def _real_space(batch: Batch, params: EwaldParameters, sigma: Tensor | None, per
         i, j, structure, r = i[keep], j[keep], structure[keep], r[keep]
     eta = torch.tensor(params.eta, dtype=r.dtype, device=r.device)[structure]  # (P,)
     kernel = torch.erfc(r / (math.sqrt(2) * eta)) / r
-    if sigma is not None:  # point -> Gaussian charges: erfc/r - erfc(r/√2γ)/r = (erf(r/√2γ) - erf(r/√2η))/r
+    if sigma is not None:  # Gaussian charges: [erfc(r/√2η) - erfc(r/√2γ)]/r = [erf(r/√2γ) - erf(r/√2η)]/r
         gamma = torch.sqrt(sigma[i] ** 2 + sigma[j] ** 2)  # (P,)
         kernel = kernel - torch.erfc(r / (math.sqrt(2) * gamma)) / r
     return i, j, kernel
@@ -282,7 +283,8 @@ def coulomb_energies(batch: Batch, charges: Tensor, sigma: Tensor | None = None,
     gives the same totals with the reciprocal sum in its |S(k)|² form, whose gradient is
     about twice as cheap as the per-atom potential's: use it when only totals are needed.
     """
-    phi, reciprocal = _potential(batch, charges, sigma, accuracy, eta, method, reciprocal_as_energy=not per_atom)
+    phi, reciprocal = _potential(batch, charges, sigma, accuracy, eta, method,
+                                 reciprocal_as_energy=not per_atom)
     energies = 0.5 * charges.to(phi.dtype) * phi  # (N,)
     return energies if per_atom else sum_per_structure(energies, batch) + reciprocal
 
@@ -398,8 +400,8 @@ def _periodic(batch: Batch) -> Tensor:
     bad = full & ~(volume > 1e-12)
     if bad.any():
         b = int(torch.nonzero(bad)[0])
-        raise ValueError(f"structure {b}: cell is singular (volume {float(volume[b]):.3g} Å³) but pbc=True; "
-                         "give it three independent lattice vectors or set pbc=False")
+        raise ValueError(f"structure {b}: cell is singular (volume {float(volume[b]):.3g} Å³) "
+                         "but pbc=True; give it three independent lattice vectors or set pbc=False")
     return full
 
 
