@@ -379,6 +379,19 @@ def test_matrix_gives_energy_and_potential_for_every_structure_of_a_batch(gaussi
         assert abs(alone - per_structure[s]) < 1e-8 * abs(alone) + 1e-12
 
 
+def test_energy_gradient_with_respect_to_charges_is_the_potential():
+    # charges from a network or from Qeq carry gradients: dE/dq_i = φ_i = (M q)_i
+    rng = np.random.default_rng(13)
+    structures, q = mixed_batch(rng)
+    batch = atoms_to_batch(structures)
+    q = torch.tensor(q, requires_grad=True)
+    sigma = torch.tensor(rng.uniform(0.5, 1.0, len(q)))
+    for per_atom in (True, False):
+        energy = coulomb_energies(batch, q, sigma, per_atom=per_atom).sum()
+        (grad,) = torch.autograd.grad(energy, q)
+        torch.testing.assert_close(grad, coulomb_potential(batch, q.detach(), sigma), rtol=0, atol=1e-11)
+
+
 def test_matrix_is_differentiable_in_positions_and_cell():
     rng = np.random.default_rng(11)
     atoms, _ = random_cell(rng, 3, length=4.0)
