@@ -203,6 +203,7 @@ def ci_notebook(path: pathlib.Path) -> dict:
         if guard:
             code = f"with __import__('minnp.course').course.{guard}():\n{_indent(code)}"
         cell = copy.deepcopy(after)
+        cell["id"] = f"student-{len(rehearsal)}"  # cell ids must stay unique in the notebook
         _set_source(cell, f"# student version, as a learner first runs it\n{code}")
         cell.get("metadata", {}).pop("nbgrader", None)
         rehearsal.append(cell)
