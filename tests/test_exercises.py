@@ -117,3 +117,40 @@ def test_fcc_hcp_first_shell_checker():
                                                  g4_params=[[0.0, 4.0, 1.0]], g5_params=[[0.0, 2.0, 1.0]]))
     with pytest.raises(check.Hint, match="first shell"):
         check.fcc_hcp_first_shell(lambda d: ACSF(species=["Cu"], r_cut=2 * d, periodic=True, g2_params=[[1, 2.5]]))
+
+
+# ---------------------------------------------------------------------------------------------
+# 05 soap
+# ---------------------------------------------------------------------------------------------
+
+def test_soap_n_features_checker():
+    check.soap_n_features(lambda s, n, l: (s * n) * (s * n + 1) // 2 * (l + 1))
+    with pytest.raises(check.Hint, match="l_max \\+ 1 values"):
+        check.soap_n_features(lambda s, n, l: (s * n) * (s * n + 1) // 2 * l)
+    with pytest.raises(check.Hint, match="stored once"):
+        check.soap_n_features(lambda s, n, l: (s * n) ** 2 * (l + 1))
+    with pytest.raises(check.Hint, match="crossover"):
+        check.soap_n_features(lambda s, n, l: s * n * (n + 1) // 2 * (l + 1))
+
+
+def test_soap_power_spectrum_block_checker():
+    check.soap_power_spectrum_block(lambda c, l: np.pi * np.sqrt(8 / (2 * l + 1)) * c @ c.T)
+    with pytest.raises(check.Hint, match="prefactor"):
+        check.soap_power_spectrum_block(lambda c, l: c @ c.T)
+    with pytest.raises(check.Hint, match="sum over m"):
+        check.soap_power_spectrum_block(lambda c, l: np.pi * np.sqrt(8 / (2 * l + 1)) * c.T @ c)
+
+
+def test_soap_kernel_checker():
+    def right(X, Y, zeta=2):
+        X = X / np.linalg.norm(X, axis=1, keepdims=True)
+        Y = Y / np.linalg.norm(Y, axis=1, keepdims=True)
+        return (X @ Y.T) ** zeta
+
+    check.soap_kernel(right)
+    with pytest.raises(check.Hint, match="normalise"):
+        check.soap_kernel(lambda X, Y, zeta=2: (X @ Y.T) ** zeta)
+    with pytest.raises(check.Hint, match="power ζ"):
+        check.soap_kernel(lambda X, Y, zeta=2: right(X, Y, 1))
+    with pytest.raises(check.Hint, match="rows should follow X"):
+        check.soap_kernel(lambda X, Y, zeta=2: right(Y, X, zeta))
