@@ -36,8 +36,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# Jupyter refuses to run as root unless told; containers often are root. LAB_ARGS=--no-browser etc.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: install
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab notebooks $(LAB_ARGS)
 
 unit: install
 	$(BIN)/python -m pytest tests -n $(JOBS) -q
