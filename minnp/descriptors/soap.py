@@ -519,21 +519,22 @@ class SOAP(Descriptor):
             pairs = order[ends[start]:ends[stop]]
             centre, where, s = env.centre[pairs] - start, slot[pairs], env.species[pairs]
             dc = self._pair_jacobian(env.vectors[pairs], s) * scale  # (3, p, n, L²)
-            padded = dc.new_zeros(b, width, 3, n, L * L)
-            padded[centre, where] = dc.transpose(0, 1)  # (b, M, 3, n, L²)
             d_left, d_right = [], []
-            for l in range(L):
+            for l, dc_l in enumerate(dc.split(self._per_l, dim=-1)):  # (3, p, n, 2l+1)
                 m = slice(l * l, (l + 1) ** 2)
-                dc_l = padded[..., m].reshape(b, -1, 2 * l + 1)  # (b, M·3·n, 2l+1)
-                d_left.append(torch.bmm(dc_l, right[start:stop, :, m].transpose(1, 2))  # (b, M·3·n, B)
-                              .reshape(b, width, 3, -1) * _prefactor(l))  # (b, M, 3, n·B)
-                d_right.append(torch.bmm(left[start:stop, :, m], dc_l.transpose(1, 2))  # (b, A, M·3·n)
-                               .reshape(b, -1, width, 3, n).permute(0, 2, 3, 1, 4)
-                               .reshape(b, width, 3, -1) * _prefactor(l))  # (b, M, 3, A·n)
-            d_left = torch.cat(d_left, -1)[centre, where]  # (p, 3, L·n·B)
-            d_right = torch.cat(d_right, -1)[centre, where]  # (p, 3, L·A·n)
-            dp = (d_left[..., self.d_left] * self.left_mask[s][:, None]
-                  + d_right[..., self.d_right] * self.right_mask[s][:, None])  # (p, 3, F)
+                padded = dc.new_zeros(b, width, 3, n, 2 * l + 1)
+                padded[centre, where] = dc_l.transpose(0, 1)
+                padded = padded.reshape(b, -1, 2 * l + 1)  # (b, M·3·n, 2l+1): the pairs of each centre
+                d_left.append(torch.bmm(padded, right[start:stop, :, m].transpose(1, 2))  # (b, M·3·n, B)
+                              .reshape(b, width, 3, -1)[centre, where] * _prefactor(l))  # (p, 3, n·B)
+                d_right.append(torch.bmm(left[start:stop, :, m], padded.transpose(1, 2))  # (b, A, M·3·n)
+                               .reshape(b, -1, width, 3, n).permute(0, 2, 3, 1, 4)[centre, where]
+                               .reshape(len(pairs), 3, -1) * _prefactor(l))  # (p, 3, A·n)
+            d_left, d_right = torch.cat(d_left, -1), torch.cat(d_right, -1)  # (p, 3, L·n·B), (p, 3, L·A·n)
+            d_left, d_right = d_left[..., self.d_left], d_right[..., self.d_right]  # (p, 3, F) each
+            if self.n_species > 1:  # the neighbour perturbs only its own element's rows / columns
+                d_left, d_right = d_left * self.left_mask[s][:, None], d_right * self.right_mask[s][:, None]
+            dp = d_left + d_right  # (p, 3, F)
             row = out_row[env.centre[pairs]] * n_atoms
             jacobian.index_add_(0, row + env.neighbour[pairs], dp)
             atom = env.centre_atom[env.centre[pairs]]
