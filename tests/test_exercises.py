@@ -154,3 +154,55 @@ def test_soap_kernel_checker():
         check.soap_kernel(lambda X, Y, zeta=2: right(X, Y, 1))
     with pytest.raises(check.Hint, match="rows should follow X"):
         check.soap_kernel(lambda X, Y, zeta=2: right(Y, X, zeta))
+
+
+# ---------------------------------------------------------------------------------------------
+# 09 qeq
+# ---------------------------------------------------------------------------------------------
+
+def _two_atom_right(chi, A, Q):
+    q1 = (Q * (A[1][1] - A[0][1]) + chi[1] - chi[0]) / (A[0][0] + A[1][1] - 2 * A[0][1])
+    return np.array([q1, Q - q1])
+
+
+def test_two_atom_charges_checker():
+    check.two_atom_charges(_two_atom_right)
+    with pytest.raises(check.Hint, match="signs are flipped"):
+        check.two_atom_charges(lambda chi, A, Q: _two_atom_right(chi[::-1], A, Q))
+    with pytest.raises(check.Hint, match="add up to"):
+        check.two_atom_charges(lambda chi, A, Q: np.array([_two_atom_right(chi, A, Q)[0], 0.0]))
+
+
+def _qeq_solve_right(A, chi, Q):
+    n = len(chi)
+    system = np.block([[A, np.ones((n, 1))], [np.ones((1, n)), np.zeros((1, 1))]])
+    solution = np.linalg.solve(system, np.concatenate([-np.asarray(chi), [Q]]))
+    return solution[:n], -solution[n]
+
+
+def test_qeq_solve_checker():
+    check.qeq_solve(_qeq_solve_right)
+    with pytest.raises(check.Hint, match="constraint"):
+        check.qeq_solve(lambda A, chi, Q: (np.linalg.solve(A, -np.asarray(chi)), 0.0))
+    with pytest.raises(check.Hint, match="μ has the wrong sign"):
+        check.qeq_solve(lambda A, chi, Q: (_qeq_solve_right(A, chi, Q)[0], -_qeq_solve_right(A, chi, Q)[1]))
+    with pytest.raises(check.Hint, match="two things"):
+        check.qeq_solve(lambda A, chi, Q: _qeq_solve_right(A, chi, Q)[0])
+
+
+def test_far_end_gain_checker():
+    from minnp.electrostatics import qeq
+
+    def far_end(atoms):  # the last carbon along z and its hydrogen
+        order = np.argsort(atoms.positions[:, 2])
+        return order[-2:]
+
+    def right(neutral, cation, chi, hardness, sigma):
+        return (qeq(cation, chi, hardness, sigma)[far_end(cation)].sum()
+                - qeq(neutral, chi, hardness, sigma)[far_end(neutral)].sum())
+
+    check.far_end_gain(right, far_end)
+    with pytest.raises(check.Hint, match="sign is flipped"):
+        check.far_end_gain(lambda *args: -right(*args), far_end)
+    with pytest.raises(check.Hint, match="expected"):
+        check.far_end_gain(lambda n, c, chi, J, s: qeq(c, chi, J, s)[far_end(c)].sum(), far_end)
