@@ -185,6 +185,30 @@ def test_lists_of_structures_match_dscribe_shapes_and_values():
     assert_parity(ref.create(same_size, centers=[[0], [1]]), ours.create(same_size, centers=[[0], [1]]))
 
 
+def assert_polynomial_parity(ref, got):
+    """Tolerance for DScribe's numerically integrated basis: rtol 1e-6, atol 1e-9 of the largest feature."""
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-9 * np.abs(ref).max())
+
+
+def test_polynomial_basis_matches_dscribe():
+    atoms = ethanol()
+    for kw in (dict(r_cut=4.0, n_max=4, l_max=4, sigma=0.5), dict(r_cut=6.0, n_max=6, l_max=9, sigma=0.8),
+               dict(r_cut=4.0, n_max=3, l_max=3, sigma=0.5, compression={"mode": "mu1nu1"}, average="inner")):
+        ref, ours = both(["H", "C", "O"], rbf="polynomial", **kw)
+        assert_polynomial_parity(ref.create(atoms), ours.create(atoms))
+    centres = [0, [0.1, 0.2, 0.3], list(atoms.positions[4])]  # the last one sits on an atom
+    assert_polynomial_parity(ref.create(atoms, centers=centres), ours.create(atoms, centers=centres))
+    for name in ("rocksalt", "triclinic_small_cell"):
+        make, species, periodic = STRUCTURES[name]
+        ref, ours = both(species, rbf="polynomial", periodic=periodic, r_cut=4.0, n_max=4, l_max=6, sigma=0.4)
+        assert_polynomial_parity(ref.create(make()), ours.create(make()))
+
+
+def test_polynomial_basis_warns_where_dscribe_loses_precision():
+    with pytest.warns(UserWarning, match="beyond l = 9"):
+        SOAP(["H"], r_cut=4.0, n_max=4, l_max=10, rbf="polynomial")
+
+
 # ---- derivatives -----------------------------------------------------------------------------------
 
 
@@ -236,6 +260,20 @@ def test_derivatives_match_finite_differences_everywhere(case):
     d_ref = ref.derivatives(atoms, method="numerical", return_descriptor=False)
     d = soap.derivatives(atoms, return_descriptor=False)
     assert np.abs(d - d_ref).max() <= 1e-6 * np.abs(d_ref).max()
+
+
+def test_polynomial_derivatives_match_dscribe_and_finite_differences():
+    kw = dict(r_cut=3.0, n_max=3, l_max=3, sigma=0.5, rbf="polynomial")
+    ref, ours = both(["H", "O"], **kw)
+    atoms = molecule("H2O")
+    atoms.rattle(0.05, seed=4)
+    d = ours.derivatives(atoms, attach=True, return_descriptor=False)
+    d_ref = ref.derivatives(atoms, method="numerical", attach=True, return_descriptor=False)
+    assert np.abs(d - d_ref).max() <= 1e-6 * np.abs(d_ref).max()
+    fd = finite_differences(ours, atoms, attach=True)
+    assert np.abs(d - fd).max() <= 1e-6 * np.abs(fd).max()
+    with pytest.raises(ValueError, match="attach=True or rbf='gto'"):
+        ours.derivatives(atoms, attach=False)
 
 
 def test_forward_is_differentiable_in_positions_and_cell():
@@ -313,7 +351,7 @@ def test_feature_names_follow_the_layout():
     (dict(weighting={"function": "gauss", "r0": 1, "c": 1}), "weighting function 'gauss' unknown"),
     (dict(weighting={"function": "poly", "c": 1, "m": 2}), "needs r0 > 0"),
     (dict(compression={"mode": "mu2", "species_weighting": {"H": 1.0}}), "one weight per species"),
-    (dict(rbf="polynomial"), "use rbf='gto'"),
+    (dict(rbf="spline"), "rbf must be 'gto' or 'polynomial'"),
 ])
 def test_bad_arguments_raise_clear_errors(kwargs, message):
     options = dict(r_cut=3.0, n_max=2, l_max=2) | kwargs

@@ -40,6 +40,13 @@ Phys. Commun. 247, 106949 (2020).
 
 Options, all as in DScribe:
 
+- ``rbf="polynomial"``: DScribe's other radial basis, g_n(r) = Σ_k β_nk (r_cut - r)^(k+2)
+  (Löwdin-orthonormal on [0, r_cut]), integrated numerically as DScribe does:
+  c_nlm = 2π r_cut Σ_w w_w r_w² g_n(r_w) Σ_j F_l(r_w, r_j) Y_lm(r̂_j) on a 100-point Gauss–Legendre
+  grid, with F_l(r, r_j) = e^(-η(r² + r_j²)) i_l(2η r r_j) by DScribe's upward recursion — its
+  quirks kept: each of e^(-η(r ∓ r_j)²) is dropped where r ∓ r_j > 5 Å, and F_l (l ≥ 2) is
+  clamped at 0 (:func:`polynomial_basis`, :meth:`SOAP.radial_parts`).
+
 - ``compression={"mode": ...}``: ``"crossover"`` keeps only Z1 == Z2; ``"mu2"`` sums the
   coefficients over species first (one block, n ≤ n'); ``"mu1nu1"`` pairs each species with the
   species sum, p = pref Σ_m c^Z_nlm Σ_Z' c^Z'_n'lm, ordered Z, l, n, n' (all n').
@@ -60,6 +67,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -99,6 +107,25 @@ def gto_basis(r_cut: float, n_max: int, l_max: int) -> tuple[np.ndarray, np.ndar
             )
         alphas[l], betas[l] = alpha, beta
     return alphas, betas
+
+
+def polynomial_basis(r_cut: float, n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """DScribe's polynomial radial basis on its 100-point Gauss–Legendre grid in [0, r_cut].
+
+    Returns the grid r_w (W,), its quadrature weights (W,) for ∫_{-1}^{1}, and the orthonormal
+    g_n(r_w) (n_max, W), g_n = Σ_k β_nk (r_cut - r)^(k+2) with β = S^(-1/2) from the analytic
+    overlap S_kk' = 2 r_cut^(7+k+k') / ((5+k+k')(6+k+k')(7+k+k')).
+    """
+    k = np.arange(1, n_max + 1)
+    kk = k[:, None] + k[None, :]
+    overlap = 2 * r_cut ** (7.0 + kk) / ((5 + kk) * (6 + kk) * (7 + kk))
+    beta = scipy.linalg.sqrtm(np.linalg.inv(overlap))  # exactly DScribe's calls
+    if np.iscomplexobj(beta):
+        raise ValueError(f"the polynomial basis cannot be orthonormalised for r_cut={r_cut}, n_max={n_max}: "
+                         "lower n_max")
+    x, weights = np.polynomial.legendre.leggauss(100)
+    r = r_cut * (x + 1) / 2
+    return r, weights, beta @ (r_cut - np.clip(r, 0, r_cut)) ** (k[:, None] + 2.0)
 
 
 def density_weights(r: Tensor, weighting: dict) -> Tensor:
@@ -184,15 +211,19 @@ class SOAP(Descriptor):
             raise ValueError(f"n_max must be a positive integer (radial functions), got {n_max}")
         if int(l_max) != l_max or not 0 <= l_max <= 20:
             raise ValueError(f"l_max must be an integer in 0..20 (DScribe's limit), got {l_max}")
-        if rbf != "gto":
-            raise ValueError(f"rbf={rbf!r} is not available in minnp: use rbf='gto'")
+        if rbf not in ("gto", "polynomial"):
+            raise ValueError(f"rbf must be 'gto' or 'polynomial', got {rbf!r}")
         if average not in ("off", "inner", "outer"):
             raise ValueError(f"average must be 'off', 'inner' or 'outer', got {average!r}")
         self.weighting = _check_weighting(weighting)
         if not r_cut:
             r_cut = _infer_r_cut(self.weighting)
-        if not r_cut > 1:
+        if rbf == "gto" and not r_cut > 1:
             raise ValueError(f"r_cut must be larger than 1 Å for the GTO basis, got r_cut={r_cut}")
+        if rbf == "polynomial" and l_max > 9:
+            warnings.warn(f"rbf='polynomial' with l_max={l_max}: DScribe's upward recursion for this basis "
+                          "loses all precision beyond l = 9, so minnp and DScribe return different noise "
+                          "there; use rbf='gto' for high l", stacklevel=2)
         compression = dict(compression or {})
         self.compression = compression.get("mode", "off")
         if self.compression not in ("off", "crossover", "mu2", "mu1nu1"):
@@ -204,16 +235,24 @@ class SOAP(Descriptor):
         self.eta = 1.0 / (2.0 * sigma**2)
         self.cutoff = self.r_cut + self.sigma * math.sqrt(-2.0 * math.log(GAUSSIAN_THRESHOLD))  # r_n
 
-        # 3.: c_nlm = Σ_k radial[l, n, k] Σ_j w_j r^l Y_lm exp(-gamma[l, k] r_j²)
-        alphas, betas = gto_basis(self.r_cut, self.n_max, self.l_max)
-        eta, l = self.eta, np.arange(self.l_max + 1)[:, None]
-        prefactor = np.pi**1.5 * (alphas + eta) ** -1.5 * (eta / (alphas + eta)) ** l  # (L, n)
-        buffers = {
-            "alphas": alphas, "betas": betas,  # the basis itself, for plots
-            "gamma": alphas * eta / (alphas + eta),  # (L, n)
-            "radial": betas * prefactor[:, None, :],  # (L, n, k)
-            "species_weights": _species_weights(compression.get("species_weighting"), self.species),  # (S,)
-        }
+        # c_nlm = Σ_k radial[l, n, k] Σ_j w_j A_lm(r_j) R_lk(r_j), R and A from radial_parts and angular;
+        # centre_radial: R_lk at r = 0 (only l = 0 survives there)
+        if rbf == "gto":  # 3.: R_lk = exp(-gamma[l, k] r²), A_lm = r^l Y_lm
+            alphas, betas = gto_basis(self.r_cut, self.n_max, self.l_max)
+            eta, l = self.eta, np.arange(self.l_max + 1)[:, None]
+            prefactor = np.pi**1.5 * (alphas + eta) ** -1.5 * (eta / (alphas + eta)) ** l  # (L, n)
+            buffers = {"alphas": alphas, "betas": betas,  # the basis itself, for plots
+                       "gamma": alphas * eta / (alphas + eta),  # (L, n)
+                       "radial": betas * prefactor[:, None, :],  # (L, n, k)
+                       "centre_radial": np.ones(self.n_max)}
+        else:  # R_ln = 2π r_cut Σ_w w_w r_w² g_n(r_w) F_l(r_w, r), A_lm = Y_lm(r̂); radial = 1
+            grid, weights, g = polynomial_basis(self.r_cut, self.n_max)
+            projection = 2 * np.pi * self.r_cut * weights * grid**2 * g  # (n, W)
+            buffers = {"grid": grid, "projection": projection,
+                       "radial": np.stack([np.eye(self.n_max)] * (self.l_max + 1)),
+                       "centre_radial": projection @ np.exp(-self.eta * grid**2)}
+        species_weighting = compression.get("species_weighting")
+        buffers["species_weights"] = _species_weights(species_weighting, self.species)  # (S,)
         buffers.update(self._layout())
         for name, value in buffers.items():
             self.register_buffer(name, torch.as_tensor(value), persistent=False)
@@ -280,10 +319,41 @@ class SOAP(Descriptor):
 
     # ---- the maths -------------------------------------------------------------------------------
 
-    def gaussians(self, r2: Tensor, l: int) -> Tensor:
-        """exp(-γ_lk r²) of the n_max GTOs of one l at squared distances r2 (*P): (n_max, *P)."""
-        gamma = self.gamma[l].to(r2.dtype).reshape((-1,) + (1,) * r2.dim())
-        return torch.exp(-gamma * r2)
+    def angular(self, x: Tensor, y: Tensor, z: Tensor, weight: Tensor) -> Tensor:
+        """w r^l Y_lm (GTO) or w Y_lm(r̂) (polynomial) at neighbours of any shape (*P): ((l_max+1)², *P)."""
+        if self.rbf == "gto":
+            return real_solid_harmonics(x, y, z, self.l_max, weight)
+        r2 = x * x + y * y + z * z
+        r = torch.sqrt(torch.where(r2 > 1e-12, r2, torch.ones_like(r2)))  # an atom on the centre: only Y_00
+        return real_solid_harmonics(x / r, y / r, z / r, self.l_max, weight)
+
+    def radial_parts(self, x: Tensor, y: Tensor, z: Tensor):
+        """For l = 0..l_max, the radial factor of each neighbour (*P) before Σ_j, one l at a time.
+
+        GTO: exp(-γ_lk r²), (n_max, *P). Polynomial: DScribe's numerical integral
+        Σ_w projection[n, w] F_l(r_w, r), (n_max, *P), with F_l by upward recursion, quirks kept.
+        """
+        r2 = x * x + y * y + z * z
+        column = (-1,) + (1,) * r2.dim()
+        if self.rbf == "gto":
+            for gamma in self.gamma.to(r2.dtype):
+                yield torch.exp(-gamma.reshape(column) * r2)
+            return
+        eta, rw = self.eta, self.grid.to(r2.dtype).reshape(column)  # (W, 1...)
+        centre = r2 <= 1e-12  # DScribe's test for an atom on the centre
+        r = torch.sqrt(torch.where(centre, torch.ones_like(r2), r2))
+        minus = torch.where(rw - r > 5.0, 0.0, torch.exp(-eta * (rw - r) ** 2))  # DScribe's hard-coded 5 Å
+        plus = torch.where(rw + r > 5.0, 0.0, torch.exp(-eta * (rw + r) ** 2))
+        inverse = 1 / (4 * eta * rw * r)  # (W, *P)
+        projection = self.projection.to(r2.dtype)
+        f = [inverse * (minus - plus)]  # F_0 = e^(-η(r² + r_j²)) sinh(2η r r_j) / (2η r r_j)
+        f.append(inverse * (minus + plus - 2 * f[0]))  # F_1
+        at_centre = [torch.exp(-eta * rw**2)]  # F_l(r, 0): e^(-η r²) for l = 0, 0 above
+        for l in range(self.l_max + 1):
+            if l >= 2:
+                f.append(torch.clamp(f[l - 2] - (4 * l - 2) * inverse * f[l - 1], min=0.0))  # DScribe's clamp
+            values = torch.where(centre, at_centre[0] if l == 0 else 0.0, f[l])  # (W, *P)
+            yield (projection @ values.reshape(len(projection[0]), -1)).reshape((-1,) + r2.shape)
 
     def expand(self, env: Environments) -> Tensor:
         """Expansion coefficients c (C, S, n_max, (l_max+1)²) of each environment's density.
@@ -303,14 +373,13 @@ class SOAP(Descriptor):
         w = env.vectors.new_zeros(n_groups, width).index_put((group, slot), weight)  # 0 in empty slots
 
         block = max(1, BLOCK_PAIRS // width)
-        sums = []  # per block, per l: Σ_j w exp(-γ_lk r²) r^l Y_lm, (b, n, 2l+1)
+        sums = []  # per block, per l: Σ_j w R_lk(r_j) A_lm(r_j), (b, k, 2l+1)
         # blocks of centres (not atoms one by one); split, not slices: one cheap backward each
         for xb, yb, zb, wb in zip(x.split(block), y.split(block), z.split(block), w.split(block)):
-            ylm = real_solid_harmonics(xb, yb, zb, self.l_max, wb).split(self._per_l)  # (2l+1, b, M) per l
-            r2 = xb * xb + yb * yb + zb * zb  # (b, M)
-            sums.append([torch.bmm(self.gaussians(r2, l).transpose(0, 1),  # (b, n, M)
+            ylm = self.angular(xb, yb, zb, wb).split(self._per_l)  # (2l+1, b, M) per l
+            sums.append([torch.bmm(radial.transpose(0, 1),  # (b, k, M)
                                    ylm[l].permute(1, 2, 0))  # (b, M, 2l+1)
-                         for l in range(L)])
+                         for l, radial in enumerate(self.radial_parts(xb, yb, zb))])
         radial = self.radial.to(env.vectors.dtype)
         c = torch.cat([torch.einsum("nk,gkm->gnm", radial[l], torch.cat([s[l] for s in sums]))
                        for l in range(L)], dim=-1)  # (G, n, L²)
@@ -318,13 +387,11 @@ class SOAP(Descriptor):
 
     def pair_terms(self, vectors: Tensor, species: Tensor) -> Tensor:
         """Each neighbour's own contribution to c (before Σ_j), (P, n_max, (l_max+1)²)."""
-        n, L = self.n_max, self.l_max + 1
         x, y, z = vectors[:, 0], vectors[:, 1], vectors[:, 2]
-        ylm = real_solid_harmonics(x, y, z, self.l_max, self._weights(vectors, species))  # (L², P)
-        r2 = x * x + y * y + z * z
-        radial, ylm = self.radial.to(vectors.dtype), ylm.split(self._per_l)
-        return torch.cat([torch.einsum("nk,kp,mp->pnm", radial[l], self.gaussians(r2, l), ylm[l])
-                          for l in range(L)], dim=-1)
+        ylm = self.angular(x, y, z, self._weights(vectors, species)).split(self._per_l)  # (2l+1, P) per l
+        radial = self.radial.to(vectors.dtype)
+        return torch.cat([torch.einsum("nk,kp,mp->pnm", radial[l], part, ylm[l])
+                          for l, part in enumerate(self.radial_parts(x, y, z))], dim=-1)
 
     def _weights(self, vectors: Tensor, species: Tensor) -> Tensor:
         """w_j of every pair: the weighting function times the species weight, (P,)."""
@@ -341,7 +408,8 @@ class SOAP(Descriptor):
         w = self.species_weights.to(dtype)[species] * (env.self_species >= 0)  # (C,) 0 for a point
         if self.weighting:
             w = w * self.weighting.get("w0", _weight_at_zero(self.weighting))
-        per_n = self.radial[0].to(dtype).sum(1) * 0.5 / math.sqrt(math.pi)  # (n,): Σ_k radial · Y_00
+        y00 = 0.5 / math.sqrt(math.pi)
+        per_n = self.radial[0].to(dtype) @ self.centre_radial.to(dtype) * y00  # (n,)
         one_hot = torch.nn.functional.one_hot(species, S).to(dtype)  # (C, S)
         term = (w[:, None] * one_hot)[:, :, None] * per_n  # (C, S, n)
         return torch.nn.functional.pad(term[..., None], (0, L * L - 1))
@@ -498,6 +566,10 @@ class SOAP(Descriptor):
            dp_i/dx_i = -Σ_j dp_i/dr_ij.
         """
         L, n, F = self.l_max + 1, self.n_max, self.get_number_of_features()
+        if self.rbf == "polynomial" and bool(((env.vectors**2).sum(1) <= 1e-12).any()):
+            raise ValueError("with rbf='polynomial' an atom sitting on a centre (attach=False moves the "
+                             "centre atom itself) has no derivative in DScribe's numerics: "
+                             "use attach=True or rbf='gto'")
         c = self.expand(env)  # (C, S, n, L²)
         scale = 1.0
         if self.average == "inner":  # every centre sees the averaged coefficients
