@@ -351,8 +351,9 @@ def soap_n_features(fn) -> None:
         if got == size * (size + 1) // 2 * l_max:
             raise Hint(f"{where} you gave {got}: l runs from 0 to l_max, that is l_max + 1 values.")
         if got == size * size * (l_max + 1):
-            raise Hint(f"{where} you gave {got}: p[(Z1,n), (Z2,n')] = p[(Z2,n'), (Z1,n)], so each pair is "
-                       "stored once: the upper triangle of the (S·n_max) × (S·n_max) matrix, diagonal included.")
+            raise Hint(f"{where} you gave {got}: p[(Z1,n), (Z2,n')] = p[(Z2,n'), (Z1,n)], so each pair "
+                       "is stored once: the upper triangle of the (S·n_max) × (S·n_max) matrix, diagonal "
+                       "included.")
         if got == size * (size - 1) // 2 * (l_max + 1):
             raise Hint(f"{where} you gave {got}: the diagonal (same element, n = n') is a feature too.")
         if got == n_species * n_max * (n_max + 1) // 2 * (l_max + 1) and n_species > 1:
@@ -374,7 +375,8 @@ def soap_power_spectrum_block(fn) -> None:
             if got.shape == (2 * l + 1, 2 * l + 1):
                 raise Hint(f"for l = {l} you returned shape {got.shape}: sum over m (the columns), "
                            "c @ c.T, not over n.")
-            raise Hint(f"for l = {l} the result should be (n_max, n_max) = {expected.shape}, got {got.shape}.")
+            raise Hint(f"for l = {l} the result should be (n_max, n_max) = {expected.shape}, "
+                       f"got {got.shape}.")
         if _close(got, c @ c.T, rtol=1e-10):
             raise Hint("right shape and structure, but the prefactor π √(8/(2l+1)) is missing.")
         if _close(got, np.pi * np.sqrt(8 * (2 * l + 1)) * c @ c.T, rtol=1e-10) and l:
@@ -396,7 +398,8 @@ def soap_kernel(fn) -> None:
         expected = (X_hat @ Y_hat.T) ** zeta
         got = _answer(fn(X.copy(), Y.copy(), zeta))
         if got.shape == expected.T.shape and got.shape != expected.shape:
-            raise Hint(f"your kernel has shape {got.shape}: rows should follow X, columns Y ({expected.shape}).")
+            raise Hint(f"your kernel has shape {got.shape}: rows should follow X, columns Y "
+                       f"({expected.shape}).")
         if got.shape != expected.shape:
             raise Hint(f"X (4, F) and Y (3, F) should give a (4, 3) kernel, got {got.shape}.")
         if _close(got, (X @ Y.T) ** zeta, rtol=1e-10):
@@ -405,7 +408,8 @@ def soap_kernel(fn) -> None:
         if zeta > 1 and _close(got, X_hat @ Y_hat.T, rtol=1e-10):
             raise Hint(f"raise the normalised dot product to the power ζ (ζ = {zeta} here).")
         if not _close(got, expected, rtol=1e-10):
-            raise Hint(f"for ζ = {zeta} your kernel differs from (x̂·ŷ)^ζ by up to {np.abs(got - expected).max():.3g}.")
+            raise Hint(f"for ζ = {zeta} your kernel differs from (x̂·ŷ)^ζ by up to "
+                       f"{np.abs(got - expected).max():.3g}.")
     if not _close(np.diag(_answer(fn(X, X, 3))), 1.0, rtol=1e-10):
         raise Hint("K(x, x) should be 1 for every x.")
     ok("K = (x̂·ŷ)^ζ: 1 for identical environments, sharper with larger ζ.")
