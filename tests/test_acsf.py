@@ -269,13 +269,15 @@ def test_derivatives_match_dscribe_numerical_derivatives():
     assert np.abs(d_ours - d_ref).max() <= 1e-6 * max(1.0, np.abs(d_ref).max())
 
 
-def test_derivatives_equal_the_autograd_jacobian_of_forward(rng):
+@pytest.mark.parametrize("name", PARAMETER_SETS)
+def test_derivatives_equal_the_autograd_jacobian_of_forward(rng, name):
     atoms = cluster(rng, "HCNOH")
-    acsf = ACSF(species=["H", "C", "N", "O"], r_cut=5.0, **PARAMETER_SETS["all_five"])
+    acsf = ACSF(species=["H", "C", "N", "O"], r_cut=5.0, **PARAMETER_SETS[name])
     batch = atoms_to_batch(atoms)
     jac = torch.autograd.functional.jacobian(lambda x: acsf(batch.replace(positions=x)), batch.positions)
-    d = acsf.derivatives(atoms, centers=[1, 3], return_descriptor=False)  # (centres, atoms, 3, F)
+    d, x = acsf.derivatives(atoms, centers=[1, 3])  # (centres, atoms, 3, F), (centres, F)
     np.testing.assert_allclose(d, jac.permute(0, 2, 3, 1).numpy()[[1, 3]], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(x, acsf.create(atoms, centers=[1, 3]), rtol=1e-13, atol=1e-14)
 
 
 def test_float32_and_device_follow_the_batch():

@@ -51,7 +51,7 @@ from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
 
-TRIANGLES_PER_CHUNK = 65536  # on CPU; a GPU takes all triangles at once
+TRIANGLES_PER_CHUNK = 32768  # triangles per chunk on a CPU (cache-sized); a GPU takes all at once
 
 
 def _parameters(values, name: str, columns: tuple[str, ...]) -> np.ndarray:
@@ -88,8 +88,8 @@ def _power(base: Tensor, zeta: float) -> Tensor:
         square = square * square
 
 
-def _partials(fn, inputs: tuple[Tensor, ...]) -> list[Tensor]:
-    """∂fn_c[m]/∂inputs[k][m] for a row-wise fn of K tensors (M,): K tensors (M, C).
+def _partials(fn, inputs: tuple[Tensor, ...]) -> tuple[Tensor, list[Tensor]]:
+    """Values (M, C) of a row-wise fn of K tensors (M,), and ∂fn_c[m]/∂inputs[k][m]: K x (M, C).
 
     ``fn`` returns C columns, a list of (M,) tensors or an (M, C) tensor. Row m depends only on
     row m of the inputs, so the gradient of the sum of column c is that column's partial
@@ -101,7 +101,8 @@ def _partials(fn, inputs: tuple[Tensor, ...]) -> list[Tensor]:
         columns = out.unbind(1) if isinstance(out, Tensor) else out
         grads = [torch.autograd.grad(column.sum(), inputs, retain_graph=True, allow_unused=True,
                                      materialize_grads=True) for column in columns]  # C x K x (M,)
-    return [torch.stack([g[k] for g in grads], dim=1) for k in range(len(inputs))]
+    values = torch.stack([column.detach() for column in columns], dim=1)
+    return values, [torch.stack([g[k] for g in grads], dim=1) for k in range(len(inputs))]
 
 
 def _pair_block(s_j: Tensor, s_k: Tensor) -> Tensor:
@@ -128,7 +129,7 @@ def _triples_of_centres(centre: Tensor, n_atoms: int) -> tuple[Tensor, Tensor]:
     after = counts[centre] - 1 - (pair - start[centre])  # (P,) pairs after p in its group
     p = torch.repeat_interleave(pair, after)  # (T,)
     first = torch.cumsum(after, 0) - after  # (P,) where each p's run begins
-    q = torch.arange(len(p), device=p.device) - first[p] + p + 1  # (T,)
+    q = torch.arange(len(p), device=p.device) - first.index_select(0, p) + p + 1  # (T,)
     return p, q
 
 
@@ -214,21 +215,24 @@ class ACSF(Descriptor):
         not a (T, n_angular) tensor, so the derivative of one function is one small backward
         pass; ``torch.stack(..., dim=1)`` makes the table).
         """
-        cos_theta = (r_ij**2 + r_ik**2 - r_jk**2) / (2 * r_ij * r_ik)  # (T,)
+        ij2, ik2, jk2 = r_ij * r_ij, r_ik * r_ik, r_jk * r_jk  # (T,) each
+        cos_theta = (ij2 + ik2 - jk2) / (2 * r_ij * r_ik)  # (T,) law of cosines
         cos_theta = cos_theta.clamp(-1.0, 1.0)  # rounding can leave |cos θ| a hair above 1
-        fc_ij_ik = cosine_cutoff(r_ij, self.r_cut) * cosine_cutoff(r_ik, self.r_cut)  # (T,)
-        radial = {  # G4 and G5 differ only in the r_jk terms: 2·f_c·f_c(·f_c) and Σ r²
-            4: (2 * fc_ij_ik * cosine_cutoff(r_jk, self.r_cut), r_ij**2 + r_ik**2 + r_jk**2),
-            5: (2 * fc_ij_ik, r_ij**2 + r_ik**2),
-        }
+        fc_ij_ik = 2 * cosine_cutoff(r_ij, self.r_cut) * cosine_cutoff(r_ik, self.r_cut)  # (T,) with G's factor 2
+        # G4 and G5 differ only in the r_jk terms: f_c(r_jk) and r_jk² in the Gaussian
+        radial = {}
+        if len(self.g4_params):
+            radial[4] = (fc_ij_ik * cosine_cutoff(r_jk, self.r_cut), ij2 + ik2 + jk2)
+        if len(self.g5_params):
+            radial[5] = (fc_ij_ik, ij2 + ik2)
         # One column per function; parameter sets repeat eta, zeta and lambda_, so each distinct
         # angular factor [½(1 + lambda_ cos θ)]^zeta and radial factor is computed once.
         angle, decay, columns = {}, {}, []
         for g, params in ((4, self.g4_params), (5, self.g5_params)):
-            f, sum_sq = radial[g]
             for eta, zeta, lambda_ in params.tolist():
-                if (zeta, lambda_) not in angle:
-                    angle[zeta, lambda_] = _power(0.5 * (1 + lambda_ * cos_theta), zeta)  # (T,)
+                f, sum_sq = radial[g]
+                if (zeta, lambda_) not in angle:  # [½(1 + λ cos θ)]^ζ
+                    angle[zeta, lambda_] = _power(cos_theta * (0.5 * lambda_) + 0.5, zeta)  # (T,)
                 if (g, eta) not in decay:
                     decay[g, eta] = torch.exp(-eta * sum_sq) * f  # (T,)
                 columns.append(angle[zeta, lambda_] * decay[g, eta])
@@ -236,17 +240,19 @@ class ACSF(Descriptor):
 
     # ---- from a neighbour list to per-atom features ----------------------------------------
 
-    def _triangles(self, nbrs: Neighbors, r_vec: Tensor, n_atoms: int):
+    def _triangles(self, nbrs: Neighbors, r_vec: Tensor, n_atoms: int, chunk: int | None = None):
         """Triangles j-i-k in chunks: pair indices p < q (T,) and r_jk = |r_ik - r_ij| (T,).
 
-        On a CPU, chunks of whole centres with ~32k triangles each keep every intermediate in
-        cache, which makes the elementwise maths about three times faster than all at once.
+        On a CPU, chunks of whole centres with about ``chunk`` triangles each keep every
+        intermediate in cache, which makes the elementwise maths about three times faster than
+        all at once.
         """
+        chunk = chunk or TRIANGLES_PER_CHUNK
         counts = torch.bincount(nbrs.i, minlength=n_atoms)  # (n_atoms,) pairs per centre
         pair_end = torch.cumsum(counts, 0)  # (n_atoms,)
         triangle_end = torch.cumsum(counts * (counts - 1) // 2, 0)  # (n_atoms,)
-        if r_vec.device.type == "cpu" and len(triangle_end) and int(triangle_end[-1]) > TRIANGLES_PER_CHUNK:
-            targets = torch.arange(TRIANGLES_PER_CHUNK, int(triangle_end[-1]), TRIANGLES_PER_CHUNK)
+        if r_vec.device.type == "cpu" and len(triangle_end) and int(triangle_end[-1]) > chunk:
+            targets = torch.arange(chunk, int(triangle_end[-1]), chunk)
             cuts = pair_end[torch.searchsorted(triangle_end, targets)].tolist()  # at centre boundaries
         else:
             cuts = []
@@ -257,7 +263,7 @@ class ACSF(Descriptor):
             r_jk = (r_vec.index_select(0, q) - r_vec.index_select(0, p)).norm(dim=1)  # (T,)
             if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut: skip those triangles
                 close = torch.nonzero(r_jk < self.r_cut).squeeze(1)
-                p, q, r_jk = p[close], q[close], r_jk[close]
+                p, q, r_jk = p.index_select(0, close), q.index_select(0, close), r_jk.index_select(0, close)
             yield p, q, r_jk
 
     def features(self, batch: Batch, nbrs: Neighbors) -> Tensor:
@@ -275,9 +281,12 @@ class ACSF(Descriptor):
             # angular: row i·n_pairs + block of an (N·n_pairs, n_angular) table
             angular = r.new_zeros(n * self.n_pairs, self.n_angular)
             for p, q, r_jk in self._triangles(nbrs, r_vec, n):  # (T,) each
-                block = _pair_block(s_j[p], s_j[q])  # (T,) species-pair block of each triangle
-                terms = torch.stack(self.angular_terms(r[p], r[q], r_jk), dim=1)  # (T, n_angular)
-                angular.index_add_(0, nbrs.i[p] * self.n_pairs + block, terms)
+                # (index_select is x[p] for 1-D x, several times faster on CPU)
+                row = nbrs.i.index_select(0, p) * self.n_pairs  # (T,)
+                if S > 1:  # add the species-pair block of each triangle
+                    row = row + _pair_block(s_j.index_select(0, p), s_j.index_select(0, q))
+                terms = self.angular_terms(r.index_select(0, p), r.index_select(0, q), r_jk)
+                angular.index_add_(0, row, torch.stack(terms, dim=1))  # (T, n_angular) summed per row
             out.append(angular.reshape(n, self.n_pairs * self.n_angular))
         return torch.cat(out, dim=1)
 
@@ -300,43 +309,45 @@ class ACSF(Descriptor):
         batch = atoms_to_batch(system, device=self._species_lookup.device, dtype=torch.float64)
         nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
         s = self.species_index(batch)  # (N,)
-        n, F = len(s), self.get_number_of_features()
+        n = len(s)
         rows = torch.arange(n) if centers is None else torch.as_tensor(check_centers(centers, n, 0)) % n
         with torch.no_grad():
             r_vec = nbrs.vectors(batch)  # (P, 3)
             r = r_vec.norm(dim=1)  # (P,)
             unit = r_vec / r[:, None]  # (P, 3)
-            # ∂G_i/∂x_a for every neighbour atom a (image shifts move with their atom); the
-            # centre's own column follows at the end from translation invariance.
-            jac = r.new_zeros(n * n * 3 * F)  # DScribe's layout (centre, atom, xyz, feature), flat
-
-            def place(centre, atom, column, d):  # add d (M, 3, C) at (centre, atom, :, column)
-                xyz = torch.arange(3, device=r.device)[:, None]  # (3, 1)
-                index = ((centre * n + atom) * 3)[:, None, None] + xyz  # (M, 3, 1)
-                jac.index_add_(0, (index * F + column[:, None, :]).reshape(-1), d.reshape(-1))
+            # ∂G_i/∂x_a for every neighbour atom a (image shifts move with their atom), gathered per
+            # (centre, atom, element block); the centre's own entry follows from translation invariance.
+            S, R, C = self.n_species, self.n_radial, self.n_angular
+            radial = r.new_zeros(n * n * S, 3, R)  # rows (centre, atom, neighbour element)
+            angular = r.new_zeros(n * n * self.n_pairs, 3, C)  # rows (centre, atom, element pair)
+            descriptor = [r.new_zeros(n * S, R), r.new_zeros(n * self.n_pairs, C)]  # as in features()
 
             # radial: ∂g/∂x_j = (dg/dr) r̂_ij
-            (dg_dr,) = _partials(self.radial_terms, (r,))  # (P, n_radial)
-            column = (s[nbrs.j] * self.n_radial)[:, None] + torch.arange(self.n_radial, device=r.device)
-            place(nbrs.i, nbrs.j, column, unit[:, :, None] * dg_dr[:, None, :])  # (P, 3, n_radial)
-            for p, q, r_jk in self._triangles(nbrs, r_vec, n) if self.n_angular else ():
-                da_dij, da_dik, da_djk = _partials(self.angular_terms, (r[p], r[q], r_jk))  # (T, n_angular) each
-                u_ij, u_ik = unit[p, :, None], unit[q, :, None]  # (T, 3, 1)
-                u_jk = ((r_vec[q] - r_vec[p]) / r_jk[:, None])[:, :, None]  # (T, 3, 1) unit vector from j to k
-                d_j = u_ij * da_dij[:, None, :] - u_jk * da_djk[:, None, :]  # (T, 3, n_angular)
-                d_k = u_ik * da_dik[:, None, :] + u_jk * da_djk[:, None, :]
+            g, (dg_dr,) = _partials(self.radial_terms, (r,))  # (P, R) each
+            descriptor[0].index_add_(0, nbrs.i * S + s[nbrs.j], g)
+            radial.index_add_(0, (nbrs.i * n + nbrs.j) * S + s[nbrs.j], unit[:, :, None] * dg_dr[:, None, :])
+            # (smaller chunks than features(): each triangle here holds 3·C numbers per atom)
+            for p, q, r_jk in self._triangles(nbrs, r_vec, n, TRIANGLES_PER_CHUNK // 2) if C else ():
+                a, (da_dij, da_dik, da_djk) = _partials(self.angular_terms, (r[p], r[q], r_jk))  # (T, C) each
+                u_jk = (r_vec[q] - r_vec[p]) / r_jk[:, None]  # (T, 3) unit vector from j to k
+                along_jk = u_jk[:, :, None] * da_djk[:, None, :]  # (T, 3, C)
+                d_j = unit[p, :, None] * da_dij[:, None, :] - along_jk  # (T, 3, C) on atom j
+                d_k = unit[q, :, None] * da_dik[:, None, :] + along_jk  # (T, 3, C) on atom k
                 block = _pair_block(s[nbrs.j[p]], s[nbrs.j[q]])  # (T,)
-                column = (self.n_species * self.n_radial + block * self.n_angular)[:, None] \
-                    + torch.arange(self.n_angular, device=r.device)  # (T, n_angular)
-                place(nbrs.i[p], nbrs.j[p], column, d_j)
-                place(nbrs.i[q], nbrs.j[q], column, d_k)
-            jac = jac.reshape(n, n, 3, F)
+                centre = nbrs.i[p]
+                descriptor[1].index_add_(0, centre * self.n_pairs + block, a)
+                angular.index_add_(0, (centre * n + nbrs.j[p]) * self.n_pairs + block, d_j)
+                angular.index_add_(0, (centre * n + nbrs.j[q]) * self.n_pairs + block, d_k)
+            # DScribe's layout (centre, atom, xyz, feature): element blocks then functions, along F
+            radial = radial.reshape(n, n, S, 3, R).transpose(2, 3).reshape(n, n, 3, S * R)
+            angular = angular.reshape(n, n, self.n_pairs, 3, C).transpose(2, 3).reshape(n, n, 3, self.n_pairs * C)
+            jac = torch.cat([radial, angular], dim=3)  # (n, n, 3, F)
             # moving every atom together changes nothing: ∂G_i/∂x_i = -Σ_a (neighbour terms above)
             diagonal = torch.arange(n, device=r.device)
             jac[diagonal, diagonal] -= jac.sum(dim=1)
-            jac = jac[rows.to(r.device)]  # (n_centers, n_atoms, 3, F)
-            if return_descriptor:
-                descriptor = self.features(batch, nbrs)[rows.to(r.device)]
+            rows = rows.to(r.device)
+            jac = jac[rows]  # (n_centers, n_atoms, 3, F)
+            descriptor = torch.cat([descriptor[0].reshape(n, S * R), descriptor[1].reshape(n, self.n_pairs * C)], 1)[rows]
         if return_descriptor:
             return jac.cpu().numpy(), descriptor.cpu().numpy()
         return jac.cpu().numpy()
