@@ -85,7 +85,7 @@ from minnp.neighbors import Neighbors, neighbor_list
 Tensor = torch.Tensor
 
 GAUSSIAN_THRESHOLD = 1e-3  # DScribe's: the neighbour Gaussians and the GTOs decay to this
-BLOCK_PAIRS = 8192  # pair slots per block of centres: keeps temporaries small and in cache
+BLOCK_PAIRS = 10240  # pair slots per block of centres: keeps temporaries small and in cache
 
 
 def gto_basis(r_cut: float, n_max: int, l_max: int) -> tuple[np.ndarray, np.ndarray]:
