@@ -492,6 +492,9 @@ def overview_figure(structures: Sequence[Atoms], key: str, title: str = ""):
         atoms = next(a for a in structures if _system(a) == system)
         rotation = "0x" if not atoms.pbc.any() else "10x,-10y"
         plot_atoms(_for_picture(atoms), ax, rotation=rotation, radii=0.5)
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+        half = max(x1 - x0, y1 - y0, 8.0) / 2  # a small cluster is not blown up to fill its panel
+        ax.set(xlim=((x0 + x1) / 2 - half, (x0 + x1) / 2 + half), ylim=((y0 + y1) / 2 - half, (y0 + y1) / 2 + half))
         ax.set_title(f"{system}\n{atoms.get_chemical_formula()}", fontsize=9)
         ax.set_axis_off()
     ax_e, ax_f, ax_q = bottom.subplots(1, 3)
