@@ -64,7 +64,8 @@ def _parameters(values, name: str, columns: tuple[str, ...]) -> np.ndarray:
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be {shape} (numbers), got {values!r}") from None
     if a.size == 0:
-        raise ValueError(f"{name} is empty: give {shape}, or leave it out (None) to switch these functions off")
+        raise ValueError(f"{name} is empty: give {shape}, or leave it out (None) to switch these "
+                         "functions off")
     if len(columns) == 1 and a.ndim != 1:
         raise ValueError(f"{name} must be a 1-D list of kappa values, got an array of shape {a.shape}")
     if len(columns) > 1 and (a.ndim != 2 or a.shape[1] != len(columns)):
@@ -86,6 +87,23 @@ def _power(base: Tensor, zeta: float) -> Tensor:
         if not n:
             return result
         square = square * square
+
+
+def _chunk_sizes(centre: Tensor, n_atoms: int, chunk: int) -> list[int]:
+    """Split pairs sorted by ``centre`` into runs of whole centres with about ``chunk`` triangles
+    each (one run if chunk is 0); returns the run lengths."""
+    if len(centre) == 0:
+        return []
+    counts = torch.bincount(centre, minlength=n_atoms)  # (n_atoms,) pairs per centre
+    pair_end = torch.cumsum(counts, 0)  # (n_atoms,)
+    triangle_end = torch.cumsum(counts * (counts - 1) // 2, 0)  # (n_atoms,)
+    total = int(triangle_end[-1])
+    cuts = []
+    if chunk and total > chunk:
+        targets = torch.arange(chunk, total, chunk, device=centre.device)
+        cuts = pair_end[torch.searchsorted(triangle_end, targets)].tolist()  # at centre boundaries
+    bounds = sorted({0, *cuts, len(centre)})
+    return [hi - lo for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
 def _partials(fn, inputs: tuple[Tensor, ...]) -> tuple[Tensor, list[Tensor]]:
@@ -163,7 +181,8 @@ class ACSF(Descriptor):
             raise ValueError(
                 f"angular parameters {angular[bad].tolist()}: |lambda| > 1 with non-integer zeta makes "
                 "½(1 + lambda cos θ) negative for some angles and its power undefined; use lambda = ±1")
-        for name, value in [("eta", self.g2_params[:, 0]), ("R_s", self.g2_params[:, 1]), ("kappa", self.g3_params)]:
+        radial = [("eta", self.g2_params[:, 0]), ("R_s", self.g2_params[:, 1]), ("kappa", self.g3_params)]
+        for name, value in radial:
             self.register_buffer(f"_{name}", torch.tensor(value, dtype=torch.float64), persistent=False)
 
     @property
@@ -218,7 +237,8 @@ class ACSF(Descriptor):
         ij2, ik2, jk2 = r_ij * r_ij, r_ik * r_ik, r_jk * r_jk  # (T,) each
         cos_theta = (ij2 + ik2 - jk2) / (2 * r_ij * r_ik)  # (T,) law of cosines
         cos_theta = cos_theta.clamp(-1.0, 1.0)  # rounding can leave |cos θ| a hair above 1
-        fc_ij_ik = 2 * cosine_cutoff(r_ij, self.r_cut) * cosine_cutoff(r_ik, self.r_cut)  # (T,) with G's factor 2
+        # (T,) f_c(r_ij) f_c(r_ik) with the factor 2 of G4 and G5
+        fc_ij_ik = 2 * cosine_cutoff(r_ij, self.r_cut) * cosine_cutoff(r_ik, self.r_cut)
         # G4 and G5 differ only in the r_jk terms: f_c(r_jk) and r_jk² in the Gaussian
         radial = {}
         if len(self.g4_params):
@@ -240,31 +260,15 @@ class ACSF(Descriptor):
 
     # ---- from a neighbour list to per-atom features ----------------------------------------
 
-    def _triangles(self, nbrs: Neighbors, r_vec: Tensor, n_atoms: int, chunk: int | None = None):
-        """Triangles j-i-k in chunks: pair indices p < q (T,) and r_jk = |r_ik - r_ij| (T,).
-
-        On a CPU, chunks of whole centres with about ``chunk`` triangles each keep every
-        intermediate in cache, which makes the elementwise maths about three times faster than
-        all at once.
-        """
-        chunk = chunk or TRIANGLES_PER_CHUNK
-        counts = torch.bincount(nbrs.i, minlength=n_atoms)  # (n_atoms,) pairs per centre
-        pair_end = torch.cumsum(counts, 0)  # (n_atoms,)
-        triangle_end = torch.cumsum(counts * (counts - 1) // 2, 0)  # (n_atoms,)
-        if r_vec.device.type == "cpu" and len(triangle_end) and int(triangle_end[-1]) > chunk:
-            targets = torch.arange(chunk, int(triangle_end[-1]), chunk)
-            cuts = pair_end[torch.searchsorted(triangle_end, targets)].tolist()  # at centre boundaries
-        else:
-            cuts = []
-        bounds = sorted(set([0, *cuts, len(nbrs)]))
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            p, q = _triples_of_centres(nbrs.i[lo:hi] - nbrs.i[lo], n_atoms)  # (T,) each, within [lo, hi)
-            p, q = p + lo, q + lo
-            r_jk = (r_vec.index_select(0, q) - r_vec.index_select(0, p)).norm(dim=1)  # (T,)
-            if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut: skip those triangles
-                close = torch.nonzero(r_jk < self.r_cut).squeeze(1)
-                p, q, r_jk = p.index_select(0, close), q.index_select(0, close), r_jk.index_select(0, close)
-            yield p, q, r_jk
+    def _triangles(self, centre: Tensor, r_vec: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Triangles j-i-k of a run of pairs sorted by ``centre`` (P,): pair indices p < q (T,)
+        into that run, and r_jk = |r_ik - r_ij| (T,) from the pair vectors ``r_vec`` (P, 3)."""
+        p, q = _triples_of_centres(centre - centre[0], int(centre[-1] - centre[0]) + 1)  # (T,) each
+        r_jk = (r_vec.index_select(0, q) - r_vec.index_select(0, p)).norm(dim=1)  # (T,)
+        if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut: skip those triangles
+            close = torch.nonzero(r_jk < self.r_cut).squeeze(1)
+            p, q, r_jk = p.index_select(0, close), q.index_select(0, close), r_jk.index_select(0, close)
+        return p, q, r_jk
 
     def features(self, batch: Batch, nbrs: Neighbors) -> Tensor:
         """Per-atom ACSF (N, F) in DScribe's layout; differentiable in positions and cell."""
@@ -278,14 +282,17 @@ class ACSF(Descriptor):
         radial = radial.index_add(0, nbrs.i * S + s_j, self.radial_terms(r))
         out = [radial.reshape(n, S * self.n_radial)]
         if self.n_angular:
-            # angular: row i·n_pairs + block of an (N·n_pairs, n_angular) table
+            # angular: row i·n_pairs + block of an (N·n_pairs, n_angular) table, filled chunk by
+            # chunk of whole centres (split once: one backward step for all chunks)
             angular = r.new_zeros(n * self.n_pairs, self.n_angular)
-            for p, q, r_jk in self._triangles(nbrs, r_vec, n):  # (T,) each
+            sizes = _chunk_sizes(nbrs.i, n, TRIANGLES_PER_CHUNK if r.device.type == "cpu" else 0)
+            for centre, s_jc, r_vec_c, r_c in zip(*(x.split(sizes) for x in (nbrs.i, s_j, r_vec, r))):
+                p, q, r_jk = self._triangles(centre, r_vec_c)  # (T,) each, within the chunk
                 # (index_select is x[p] for 1-D x, several times faster on CPU)
-                row = nbrs.i.index_select(0, p) * self.n_pairs  # (T,)
+                row = centre.index_select(0, p) * self.n_pairs  # (T,)
                 if S > 1:  # add the species-pair block of each triangle
-                    row = row + _pair_block(s_j.index_select(0, p), s_j.index_select(0, q))
-                terms = self.angular_terms(r.index_select(0, p), r.index_select(0, q), r_jk)
+                    row = row + _pair_block(s_jc.index_select(0, p), s_jc.index_select(0, q))
+                terms = self.angular_terms(r_c.index_select(0, p), r_c.index_select(0, q), r_jk)
                 angular.index_add_(0, row, torch.stack(terms, dim=1))  # (T, n_angular) summed per row
             out.append(angular.reshape(n, self.n_pairs * self.n_angular))
         return torch.cat(out, dim=1)
@@ -326,28 +333,35 @@ class ACSF(Descriptor):
             g, (dg_dr,) = _partials(self.radial_terms, (r,))  # (P, R) each
             descriptor[0].index_add_(0, nbrs.i * S + s[nbrs.j], g)
             radial.index_add_(0, (nbrs.i * n + nbrs.j) * S + s[nbrs.j], unit[:, :, None] * dg_dr[:, None, :])
-            # (smaller chunks than features(): each triangle here holds 3·C numbers per atom)
-            for p, q, r_jk in self._triangles(nbrs, r_vec, n, TRIANGLES_PER_CHUNK // 2) if C else ():
-                a, (da_dij, da_dik, da_djk) = _partials(self.angular_terms, (r[p], r[q], r_jk))  # (T, C) each
-                u_jk = (r_vec[q] - r_vec[p]) / r_jk[:, None]  # (T, 3) unit vector from j to k
+            # triangles in chunks of whole centres, smaller than in features(): each triangle here
+            # holds 3·C numbers per atom
+            sizes = _chunk_sizes(nbrs.i, n, TRIANGLES_PER_CHUNK // 2 if r.device.type == "cpu" else 0)
+            chunks = zip(*(x.split(sizes) for x in (nbrs.i, nbrs.j, s[nbrs.j], r_vec, r, unit))) if C else ()
+            for centre, j, s_jc, r_vec_c, r_c, unit_c in chunks:
+                p, q, r_jk = self._triangles(centre, r_vec_c)  # (T,) each, within the chunk
+                # values a and partial derivatives along r_ij, r_ik, r_jk: (T, C) each
+                a, (da_dij, da_dik, da_djk) = _partials(self.angular_terms, (r_c[p], r_c[q], r_jk))
+                u_jk = (r_vec_c[q] - r_vec_c[p]) / r_jk[:, None]  # (T, 3) unit vector from j to k
                 along_jk = u_jk[:, :, None] * da_djk[:, None, :]  # (T, 3, C)
-                d_j = unit[p, :, None] * da_dij[:, None, :] - along_jk  # (T, 3, C) on atom j
-                d_k = unit[q, :, None] * da_dik[:, None, :] + along_jk  # (T, 3, C) on atom k
-                block = _pair_block(s[nbrs.j[p]], s[nbrs.j[q]])  # (T,)
-                centre = nbrs.i[p]
-                descriptor[1].index_add_(0, centre * self.n_pairs + block, a)
-                angular.index_add_(0, (centre * n + nbrs.j[p]) * self.n_pairs + block, d_j)
-                angular.index_add_(0, (centre * n + nbrs.j[q]) * self.n_pairs + block, d_k)
+                d_j = unit_c[p, :, None] * da_dij[:, None, :] - along_jk  # (T, 3, C) on atom j
+                d_k = unit_c[q, :, None] * da_dik[:, None, :] + along_jk  # (T, 3, C) on atom k
+                block = _pair_block(s_jc[p], s_jc[q])  # (T,)
+                i = centre[p]
+                descriptor[1].index_add_(0, i * self.n_pairs + block, a)
+                angular.index_add_(0, (i * n + j[p]) * self.n_pairs + block, d_j)
+                angular.index_add_(0, (i * n + j[q]) * self.n_pairs + block, d_k)
             # DScribe's layout (centre, atom, xyz, feature): element blocks then functions, along F
             radial = radial.reshape(n, n, S, 3, R).transpose(2, 3).reshape(n, n, 3, S * R)
-            angular = angular.reshape(n, n, self.n_pairs, 3, C).transpose(2, 3).reshape(n, n, 3, self.n_pairs * C)
+            angular = angular.reshape(n, n, self.n_pairs, 3, C).transpose(2, 3)
+            angular = angular.reshape(n, n, 3, self.n_pairs * C)
             jac = torch.cat([radial, angular], dim=3)  # (n, n, 3, F)
             # moving every atom together changes nothing: ∂G_i/∂x_i = -Σ_a (neighbour terms above)
             diagonal = torch.arange(n, device=r.device)
             jac[diagonal, diagonal] -= jac.sum(dim=1)
             rows = rows.to(r.device)
             jac = jac[rows]  # (n_centers, n_atoms, 3, F)
-            descriptor = torch.cat([descriptor[0].reshape(n, S * R), descriptor[1].reshape(n, self.n_pairs * C)], 1)[rows]
+            descriptor = torch.cat([descriptor[0].reshape(n, S * R),
+                                    descriptor[1].reshape(n, self.n_pairs * C)], dim=1)[rows]
         if return_descriptor:
             return jac.cpu().numpy(), descriptor.cpu().numpy()
         return jac.cpu().numpy()

@@ -69,7 +69,8 @@ class Descriptor(torch.nn.Module):
     def __init__(self, species: Sequence[str | int], periodic: bool = False):
         super().__init__()
         if species is None or isinstance(species, (str, int)) or len(species) == 0:
-            raise ValueError(f"species must be a non-empty list of elements, e.g. ['Si', 'O'], got {species!r}")
+            raise ValueError(f"species must be a non-empty list of elements, e.g. ['Si', 'O'], "
+                             f"got {species!r}")
         self.species = sorted(set(atomic_numbers(species)))  # atomic numbers, ascending
         self.periodic = bool(periodic)
         lookup = torch.full((len(chemical_symbols),), -1, dtype=torch.long)  # Z -> s
@@ -127,9 +128,13 @@ class Descriptor(torch.nn.Module):
         """
         single = isinstance(system, Atoms)
         systems = [system] if single else list(system)
-        per_system = [centers] if single else (list(centers) if centers is not None else [None] * len(systems))
+        if single:
+            per_system = [centers]
+        else:
+            per_system = list(centers) if centers is not None else [None] * len(systems)
         if len(per_system) != len(systems):
-            raise ValueError(f"centers has {len(per_system)} entries for {len(systems)} systems: give one list per system")
+            raise ValueError(f"centers has {len(per_system)} entries for {len(systems)} systems: "
+                             "give one list per system")
         batch = atoms_to_batch(systems, device=self._species_lookup.device, dtype=torch.float64)
         nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
         with torch.no_grad():

@@ -66,10 +66,12 @@ def invariance_errors(features: Features, atoms: Atoms, seed: int = 0) -> dict[s
     }
     if atoms.pbc.all():
         changed["supercell"] = np.asarray(features(atoms.repeat((2, 1, 1))))[:len(atoms)]
-    return {name: float(np.abs(np.asarray(g, dtype=float) - reference).max() / scale) for name, g in changed.items()}
+    return {name: float(np.abs(np.asarray(g, dtype=float) - reference).max() / scale)
+            for name, g in changed.items()}
 
 
-def check_invariances(features: Features, atoms: Atoms, tol: float = 1e-10, seed: int = 0) -> dict[str, float]:
+def check_invariances(features: Features, atoms: Atoms, tol: float = 1e-10,
+                      seed: int = 0) -> dict[str, float]:
     """Assert every property of :func:`invariance_errors` to ``tol``; return the errors."""
     errors = invariance_errors(features, atoms, seed)
     failed = {name: e for name, e in errors.items() if not e <= tol}
