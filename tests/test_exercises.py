@@ -206,3 +206,66 @@ def test_far_end_gain_checker():
         check.far_end_gain(lambda *args: -right(*args), far_end)
     with pytest.raises(check.Hint, match="expected"):
         check.far_end_gain(lambda n, c, chi, J, s: qeq(c, chi, J, s)[far_end(c)].sum(), far_end)
+
+
+# ---------------------------------------------------------------------------------------------
+# 10 fourth generation
+# ---------------------------------------------------------------------------------------------
+
+def test_best_charge_blind_rmse_checker():
+    def right(e_plus, e_minus, n):
+        return np.sqrt(np.mean(((np.asarray(e_plus) - np.asarray(e_minus)) / 2 / n) ** 2))
+
+    check.best_charge_blind_rmse(right)
+    with pytest.raises(check.Hint, match="HALF the gap"):
+        check.best_charge_blind_rmse(lambda p, m, n: 2 * right(p, m, n))
+    with pytest.raises(check.Hint, match="per atom"):
+        check.best_charge_blind_rmse(lambda p, m, n: right(p, m, 1))
+
+
+def test_spread_excess_charge_checker():
+    def right(q, s, total):
+        sums = np.bincount(s, weights=q, minlength=len(total))
+        return q + ((total - sums) / np.bincount(s, minlength=len(total)))[s]
+
+    check.spread_excess_charge(right)
+    with pytest.raises(check.Hint, match="whole batch"):
+        check.spread_excess_charge(lambda q, s, total: q + (total.sum() - q.sum()) / len(q))
+    with pytest.raises(check.Hint, match="same\\s+amount"):
+        def all_on_first(q, s, total):
+            q = q.copy()
+            sums = np.bincount(s, weights=q, minlength=len(total))
+            for b in range(len(total)):
+                q[np.flatnonzero(s == b)[0]] += total[b] - sums[b]
+            return q
+        check.spread_excess_charge(all_on_first)
+
+
+def test_charge_state_gap_checker():
+    from ase import Atoms
+
+    from minnp import atoms_to_batch, compute
+    from minnp.descriptors import ACSF
+    from minnp.models import FourthGeneration
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = FourthGeneration(ACSF(["Ag"], r_cut=6.0, g2_params=[[0.5, 3.0]]), hidden=(4,)).set_stage("energies")
+    with torch.no_grad():
+        for p in model.short_range.parameters():
+            p.normal_(0, 1.0)
+    atoms = Atoms("Ag3", positions=[[0, 0, 0], [2.7, 0, 0], [1.3, 2.3, 0]])
+
+    def right(model, atoms):
+        energies = []
+        for charge in (-1.0, 1.0):
+            state = atoms.copy()
+            state.info["charge"] = charge
+            energies.append(float(compute(model, atoms_to_batch(state), forces=False)["energy"][0]))
+        return energies[0] - energies[1]
+
+    check.charge_state_gap(right, model, atoms)
+    with pytest.raises(check.Hint, match="sign is flipped"):
+        check.charge_state_gap(lambda m, a: -right(m, a), model, atoms)
+    with pytest.raises(check.Hint, match="zero"):
+        check.charge_state_gap(lambda m, a: 0.0, model, atoms)
