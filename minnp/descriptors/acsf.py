@@ -33,7 +33,9 @@ autograd and the same code runs a batch of many structures on CPU or GPU. ``forw
 DScribe-shaped ``create`` share it (see :mod:`minnp.descriptors.base` for periodic images).
 
 A negative base ½(1 + lambda_ cos θ) arises only for |lambda_| > 1; raised to a non-integer
-zeta it has no real value (DScribe returns NaN), so that combination is refused up front.
+zeta it has no real value (DScribe returns NaN), so that combination is refused up front. cos θ
+is clamped to [-1, 1] against rounding: for an exactly collinear triangle (an atom and two of
+its own periodic images) DScribe can return NaN under a non-integer zeta; minnp gives the limit.
 """
 
 from __future__ import annotations
