@@ -45,9 +45,8 @@ Units eV, Å, e; K_E = 14.399645478425667 eV·Å (:mod:`.direct`).
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import math
+from typing import Mapping
 
 import numpy as np
 import torch
@@ -210,6 +209,7 @@ class QEq(torch.nn.Module):
         self.accuracy = accuracy
 
     def per_atom(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+        """χ, J and σ of every atom of the batch, three (N,) tensors."""
         return (_per_atom(batch, self.chi, "chi"), _per_atom(batch, self.hardness, "hardness"),
                 _per_atom(batch, self.sigma, "sigma"))
 
