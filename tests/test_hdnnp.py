@@ -184,3 +184,46 @@ def test_float32_model_trains(data):
     model = HDNNP(_descriptor(), hidden=(4,), dtype=torch.float32)
     history = train.fit(model, data[:8], data[8:10], epochs=2, progress=False)
     assert np.isfinite(history["loss"]).all() and next(model.parameters()).dtype == torch.float32
+
+
+def test_precomputed_descriptors_give_the_forces_of_autograd_through_the_descriptor(trained, data):
+    model, _ = trained
+    batch = minnp.atoms_to_batch(data[35:])
+    cache = model.precompute(batch)
+    energies, forces = model.energies_and_forces(cache)
+    reference = minnp.compute(model, batch)
+    torch.testing.assert_close(energies, reference["energies"], rtol=0, atol=1e-12)
+    torch.testing.assert_close(forces, reference["forces"], rtol=0, atol=1e-12)
+
+
+def test_precomputed_forces_hold_for_two_species_and_small_cells():
+    rng = np.random.default_rng(4)
+    structures = []
+    for k in range(3):
+        atoms = bulk("NaCl", "rocksalt", a=5.4 * rng.uniform(0.95, 1.05))  # 2 atoms: many images
+        atoms.rattle(0.1, seed=k)
+        structures.append(atoms)
+    acsf = ACSF(["Na", "Cl"], r_cut=5.0, g2_params=[[0.5, 2.8], [1.0, 4.0]],
+                g4_params=[[0.01, 2, 1], [0.01, 1, -1]], g5_params=[[0.02, 4, 1]], periodic=True)
+    torch.manual_seed(1)
+    model = HDNNP(acsf, hidden=(6,))
+    model.warn_extrapolation = False
+    batch = minnp.atoms_to_batch(structures)
+    energies, forces = model.energies_and_forces(model.precompute(batch))
+    reference = minnp.compute(model, batch)
+    torch.testing.assert_close(energies, reference["energies"], rtol=0, atol=1e-12)
+    torch.testing.assert_close(forces, reference["forces"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("force_weight", [5.0, 0.0])
+def test_training_on_precomputed_descriptors_equals_training_through_them(data, force_weight):
+    histories = []
+    for precompute in (True, False):
+        torch.manual_seed(0)
+        model = HDNNP(_descriptor(), hidden=(6, 6))
+        histories.append(train.fit(model, data[:12], data[12:16], epochs=3, batch_size=4, force_weight=force_weight,
+                                   progress=False, precompute=precompute))
+    assert histories[0].keys() == histories[1].keys()
+    for key in histories[0]:
+        if key.startswith("valid") or key == "loss":
+            np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-9)

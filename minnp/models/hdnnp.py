@@ -19,7 +19,18 @@ applied to its scaled descriptor vector, plus a per-element reference energy:
   small so the untrained model predicts ≈ Σ e_Z.
 
 Any number of atoms and any composition: atomic energies are computed per element, flat over
-the whole batch, and summed per structure by the calculator. At prediction time the model
+the whole batch, and summed per structure by the calculator.
+
+Training (:func:`minnp.train.fit`) computes each structure's descriptors and their derivatives
+*once*, as n2p2 and RuNNer do: the descriptor has no trainable parameters, so G_i and
+∂G_i/∂r_ij never change while the networks learn. Each pair vector r_ij = x_j - x_i + S·cell
+enters only its centre's descriptor G_i, so the Jacobian is one (F, 3) block per pair, and
+
+    F_a = -∂E/∂x_a = Σ_{pairs p with i_p = a} ∂E/∂r_p - Σ_{pairs p with j_p = a} ∂E/∂r_p,
+    ∂E/∂r_p = Σ_f (∂E/∂G_{i_p f}) (∂G_{i_p f}/∂r_p)
+
+needs only the networks' gradient ∂E/∂G: a training step never touches neighbour triples
+again (:meth:`HDNNP.precompute`, :meth:`HDNNP.energies_and_forces`). At prediction time the model
 warns when a feature leaves the range seen in training (extrapolation: the reason trained
 potentials crash in MD). Checkpoints hold only tensors, numbers and strings, so they load
 with ``torch.load(weights_only=True)``: no pickled code is ever executed.
@@ -27,6 +38,7 @@ with ``torch.load(weights_only=True)``: no pickled code is ever executed.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import warnings
 from typing import Sequence
@@ -39,6 +51,7 @@ from ase.data import chemical_symbols
 import minnp
 from minnp.batch import Batch, atoms_to_batch
 from minnp.descriptors.base import Descriptor
+from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
 CHECKPOINT_FORMAT = "minnp.HDNNP"
@@ -63,6 +76,28 @@ def element_network(n_features: int, hidden: Sequence[int], activation: str = "t
     torch.nn.init.normal_(out.weight, std=0.01)
     torch.nn.init.zeros_(out.bias)
     return torch.nn.Sequential(*layers, out)
+
+
+@dataclasses.dataclass
+class FeatureCache:
+    """A batch's descriptors and their derivatives, computed once before training."""
+
+    features: Tensor  # (N, F) G_i
+    species: Tensor  # (N,) species index of each atom
+    i: Tensor  # (P,) centre atom of each neighbour pair
+    j: Tensor  # (P,) neighbour atom
+    jacobian: Tensor | None  # (P, F, 3) ∂G_{i_p}/∂r_p; None when only energies are needed
+
+
+class _GivenVectors(Neighbors):
+    """A neighbour list whose pair vectors are a given tensor (a leaf we differentiate by)."""
+
+    def __init__(self, nbrs: Neighbors, vectors: Tensor):
+        super().__init__(i=nbrs.i, j=nbrs.j, shift=nbrs.shift, r_cut=nbrs.r_cut)
+        self.given = vectors
+
+    def vectors(self, batch: Batch) -> Tensor:
+        return self.given
 
 
 class HDNNP(torch.nn.Module):
@@ -139,6 +174,10 @@ class HDNNP(torch.nn.Module):
         s = self.descriptor.species_index(batch)  # (N,)
         if self.warn_extrapolation and not self.training:
             self._check_range(G.detach(), s)
+        return self.atomic_energies(G, s)
+
+    def atomic_energies(self, G: Tensor, s: Tensor) -> Tensor:
+        """E_i = NN_{s_i}((G_i - μ) / σ) + e_{s_i}, (N,), from descriptors (N, F) and species (N,)."""
         x = (G - self.feature_mean[s]) / self.feature_std[s]  # (N, F)
         energies = self.energy_shift[s].clone()  # (N,)
         for k, network in enumerate(self.networks):
@@ -146,6 +185,45 @@ class HDNNP(torch.nn.Module):
             if mask.any():
                 energies = energies.index_put((mask,), energies[mask] + network(x[mask]).squeeze(-1))
         return energies
+
+    # ---- training on precomputed descriptors ------------------------------------------------
+
+    def precompute(self, batch: Batch, derivatives: bool = True) -> FeatureCache:
+        """Descriptors G (N, F) and, per neighbour pair p, ∂G_{i_p}/∂r_p (P, F, 3), once.
+
+        One backward pass per feature f: the gradient of Σ_i G_if by the pair vectors is
+        ∂G_{i_p f}/∂r_p for every pair at once, because r_p enters only its centre's G.
+        """
+        nbrs = self.descriptor.neighbors(batch)
+        s = self.descriptor.species_index(batch)  # (N,)
+        if not derivatives:
+            with torch.no_grad():
+                return FeatureCache(self.descriptor.features(batch, nbrs), s, nbrs.i, nbrs.j, None)
+        with torch.enable_grad():
+            r_vec = nbrs.vectors(batch).detach().requires_grad_()  # (P, 3)
+            G = self.descriptor.features(batch, _GivenVectors(nbrs, r_vec))  # (N, F)
+            columns = [torch.autograd.grad(G[:, f].sum(), r_vec, retain_graph=True, allow_unused=True,
+                                           materialize_grads=True)[0] for f in range(G.shape[1])]
+        jacobian = torch.stack(columns, dim=1) if columns else r_vec.new_zeros(len(nbrs), 0, 3)  # (P, F, 3)
+        return FeatureCache(G.detach(), s, nbrs.i, nbrs.j, jacobian.detach())
+
+    def energies_and_forces(self, cache: FeatureCache, create_graph: bool = False) -> tuple[Tensor, Tensor | None]:
+        """Atomic energies (N,) and forces (N, 3) from a :class:`FeatureCache`: the same numbers
+        as ``minnp.compute(model, batch)``, without recomputing descriptors or triples. Forces
+        are None for a cache made without derivatives."""
+        if cache.jacobian is None:
+            energies = self.atomic_energies(cache.features, cache.species)  # (N,)
+            return (energies if create_graph else energies.detach()), None
+        G = cache.features.detach().requires_grad_()  # (N, F)
+        with torch.enable_grad():
+            energies = self.atomic_energies(G, cache.species)  # (N,)
+            (dE_dG,) = torch.autograd.grad(energies.sum(), G, create_graph=create_graph)  # (N, F)
+            dE_dr = torch.einsum("pf,pfc->pc", dE_dG[cache.i], cache.jacobian)  # (P, 3)
+            # r_p = x_j - x_i + S·cell: ∂E/∂x_j gains ∂E/∂r_p, ∂E/∂x_i loses it; F = -∂E/∂x
+            forces = dE_dr.new_zeros(G.shape[0], 3).index_add(0, cache.i, dE_dr).index_add(0, cache.j, -dE_dr)
+        if not create_graph:
+            energies, forces = energies.detach(), forces.detach()
+        return energies, forces
 
     def _check_range(self, G: Tensor, s: Tensor) -> None:
         low, high = self.feature_min[s], self.feature_max[s]
