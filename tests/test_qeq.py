@@ -38,9 +38,9 @@ def ionic_cluster(rng, n_pairs: int, charge: float = 0.0, spread: float = 2.5) -
 
 
 def per_atom(batch, values):
-    from minnp.electrostatics.ewald import _per_atom
+    from minnp.electrostatics.ewald import per_atom
 
-    return _per_atom(batch, values, "values")
+    return per_atom(batch, values, "values")
 
 
 def reference_solve(atoms: Atoms, total_charge: float) -> np.ndarray:

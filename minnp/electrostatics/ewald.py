@@ -110,7 +110,7 @@ def ewald_parameters(batch: Batch, accuracy: float = 1e-8, sigma: Tensor | None 
     if not 0 < accuracy < 1:
         raise ValueError(f"accuracy must be between 0 and 1 (a relative error), got {accuracy}")
     s = math.sqrt(-math.log(accuracy))
-    periodic = _periodic(batch).tolist()
+    periodic = periodic_structures(batch).tolist()
     volume = batch.volume().detach().tolist()
     n_atoms = batch.n_atoms.tolist()
     sigma_max = 0.0 if sigma is None else float(sigma.detach().max())
@@ -231,8 +231,8 @@ def coulomb_matrices(batch: Batch, sigma: Tensor | None = None, accuracy: float 
     docstring; charge equilibration adds diag(J) to M). Differentiable in positions, cell
     and sigma, so forces flow through a linear solve with M.
     """
-    _, sigma = _check_inputs(batch, None, sigma)
-    periodic = _periodic(batch)
+    _, sigma = check_charges_and_sigma(batch, None, sigma)
+    periodic = periodic_structures(batch)
     ptr, n = batch.ptr.tolist(), batch.n_atoms.tolist()
     real = None
     if periodic.any():
@@ -292,10 +292,10 @@ def coulomb_energies(batch: Batch, charges: Tensor, sigma: Tensor | None = None,
 def _potential(batch: Batch, charges: Tensor, sigma: Tensor | None, accuracy: float, eta: float | None,
                method: str, reciprocal_as_energy: bool) -> tuple[Tensor, Tensor]:
     """φ (N,) and, when ``reciprocal_as_energy``, the Ewald reciprocal sum as energies (B,) not in φ."""
-    charges, sigma = _check_inputs(batch, charges, sigma)
+    charges, sigma = check_charges_and_sigma(batch, charges, sigma)
     if method not in ("ewald", "pme"):
         raise ValueError(f"method must be 'ewald' or 'pme', got {method!r}")
-    periodic = _periodic(batch)
+    periodic = periodic_structures(batch)
     phi = torch.zeros_like(charges)
     if periodic.any():
         params = ewald_parameters(batch, accuracy, sigma, eta, method=method)
@@ -351,8 +351,8 @@ class Coulomb(torch.nn.Module):
         self.method = method
 
     def forward(self, batch: Batch) -> Tensor:
-        charges = _per_atom(batch, self.charges, "charges")
-        sigma = _per_atom(batch, self.sigma, "sigma")
+        charges = per_atom(batch, self.charges, "charges")
+        sigma = per_atom(batch, self.sigma, "sigma")
         return coulomb_energies(batch, charges, sigma, self.accuracy, method=self.method)
 
 
@@ -371,14 +371,14 @@ def coulomb_energy(atoms: Atoms, charges: Sequence[float], sigma=None, accuracy:
     """
     batch = atoms_to_batch(atoms)
     q = torch.as_tensor(np.asarray(charges, dtype=float), dtype=batch.dtype)
-    energies = coulomb_energies(batch, q, _per_atom(batch, sigma, "sigma"), accuracy, method=method)
+    energies = coulomb_energies(batch, q, per_atom(batch, sigma, "sigma"), accuracy, method=method)
     return float(sum_per_structure(energies, batch)[0])
 
 
 def coulomb_matrix(atoms: Atoms, sigma=None, accuracy: float = 1e-8) -> np.ndarray:
     """The Coulomb matrix M (n, n) of one structure in eV/e², E = ½ qᵀMq (see coulomb_matrices)."""
     batch = atoms_to_batch(atoms)
-    return coulomb_matrices(batch, _per_atom(batch, sigma, "sigma"), accuracy)[0].numpy()
+    return coulomb_matrices(batch, per_atom(batch, sigma, "sigma"), accuracy)[0].numpy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,7 +386,7 @@ def coulomb_matrix(atoms: Atoms, sigma=None, accuracy: float = 1e-8) -> np.ndarr
 # ---------------------------------------------------------------------------------------------
 
 
-def _periodic(batch: Batch) -> Tensor:
+def periodic_structures(batch: Batch) -> Tensor:
     """(B,) True for fully periodic structures; a clear error for slabs and wires."""
     full, none = batch.pbc.all(dim=1), ~batch.pbc.any(dim=1)
     mixed = ~(full | none)
@@ -405,7 +405,7 @@ def _periodic(batch: Batch) -> Tensor:
     return full
 
 
-def _check_inputs(batch: Batch, charges: Tensor | None, sigma: Tensor | None):
+def check_charges_and_sigma(batch: Batch, charges: Tensor | None, sigma: Tensor | None):
     """Shapes, NaN and signs checked; charges and sigma returned in the batch's dtype."""
     n = batch.positions.shape[0]
     for name, t in (("charges", charges), ("sigma", sigma)):
@@ -425,7 +425,7 @@ def _check_inputs(batch: Batch, charges: Tensor | None, sigma: Tensor | None):
     return charges, sigma
 
 
-def _per_atom(batch: Batch, values, name: str) -> Tensor | None:
+def per_atom(batch: Batch, values, name: str) -> Tensor | None:
     """None, one number, one per atom, or a dict per element -> (N,) tensor on the batch's device."""
     if values is None:
         return None

@@ -55,7 +55,7 @@ from ase.data import chemical_symbols
 
 from minnp.batch import Batch, atoms_to_batch
 from minnp.electrostatics.direct import K_E
-from minnp.electrostatics.ewald import _check_inputs, _per_atom, _periodic, coulomb_matrices
+from minnp.electrostatics.ewald import check_charges_and_sigma, coulomb_matrices, per_atom, periodic_structures
 
 Tensor = torch.Tensor
 
@@ -105,9 +105,9 @@ def padded_coulomb_matrices(batch: Batch, sigma: Tensor, accuracy: float = 1e-8,
     """
     if sigma is None:
         raise ValueError("charge equilibration needs Gaussian charges: give sigma, one width per atom (Å)")
-    _, sigma = _check_inputs(batch, None, sigma)  # shape, NaN, sigma > 0
+    _, sigma = check_charges_and_sigma(batch, None, sigma)  # shape, NaN, sigma > 0
     slot, real = _layout(batch)
-    if _periodic(batch).any():
+    if periodic_structures(batch).any():
         n_max = real.shape[1]
         matrices = coulomb_matrices(batch, sigma, accuracy, eta)
         return torch.stack([torch.nn.functional.pad(m, (0, n_max - len(m), 0, n_max - len(m))) for m in matrices])
@@ -210,8 +210,8 @@ class QEq(torch.nn.Module):
 
     def per_atom(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
         """χ, J and σ of every atom of the batch, three (N,) tensors."""
-        return (_per_atom(batch, self.chi, "chi"), _per_atom(batch, self.hardness, "hardness"),
-                _per_atom(batch, self.sigma, "sigma"))
+        return (per_atom(batch, self.chi, "chi"), per_atom(batch, self.hardness, "hardness"),
+                per_atom(batch, self.sigma, "sigma"))
 
     def charges(self, batch: Batch) -> Tensor:
         """The equilibrated charges (N,) in e."""
@@ -251,7 +251,7 @@ def qeq(atoms: Atoms, chi, hardness, sigma, total_charge: float | None = None, a
     for name, value in (("chi", chi), ("hardness", hardness), ("sigma", sigma)):
         if value is None:
             raise ValueError(f"{name} is required (one number, one per atom, or a dict per element)")
-        t = _per_atom(batch, value, name)
+        t = per_atom(batch, value, name)
         if t.shape != (len(atoms),):
             raise ValueError(f"{name} has {t.numel()} values for {len(atoms)} atoms; give one per atom or a dict "
                              f"per element ({sorted(set(chemical_symbols[z] for z in atoms.numbers))})")
