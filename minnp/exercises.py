@@ -421,6 +421,149 @@ def _answer(value) -> np.ndarray:
         value = value.detach().cpu().numpy()
     return np.asarray(value, dtype=float)
 
+
+# ---------------------------------------------------------------------------------------------
+# 06 toy nnp
+# ---------------------------------------------------------------------------------------------
+
+def standardize(fn) -> None:
+    """Exercise 06.1: scale features with the mean and std of the training atoms; constant features keep scale 1."""
+    rng = np.random.default_rng(6)
+    X_train = rng.normal(3.0, 2.0, (20, 8, 4))
+    X_train[..., 3] = 1.5  # a feature that never varies in training
+    X = rng.normal(3.5, 2.5, (6, 8, 4))
+    X[..., 3] = 2.0
+    atoms = X_train.reshape(-1, 4)
+    mean, std = atoms.mean(axis=0), atoms.std(axis=0)
+    expected = (X - mean) / np.where(std > 0, std, 1.0)
+    got = _answer(fn(X_train.copy(), X.copy()))
+    if got.shape != expected.shape:
+        raise Hint(f"return the scaled X with its shape {expected.shape}, got {got.shape}.")
+    if not np.isfinite(got).all():
+        raise Hint("NaN or inf: a feature that is constant in training has standard deviation 0. "
+                   "Give it a scale of 1 (np.where(std > 0, std, 1.0)).")
+    own = X[..., :3].reshape(-1, 3)  # the varying features
+    if _close(got[..., :3], (X[..., :3] - own.mean(axis=0)) / own.std(axis=0)):
+        raise Hint("you scaled X with its own statistics: the mean and std must come from X_train only, or "
+                   "the validation and test sets leak into the model.")
+    cells = X_train[..., :3].mean(axis=1)  # (cells, 3) per-cell means
+    if _close(got[..., :3], (X[..., :3] - cells.mean(axis=0)) / cells.std(axis=0)):
+        raise Hint("those are statistics of the per-cell means; the network sees single atoms, so take the "
+                   "mean and std over all training atoms: X_train.reshape(-1, F).")
+    if _close(got[..., :3], expected[..., :3]) and not _close(got[..., 3], expected[..., 3]):
+        raise Hint(f"the constant feature should become (2.0 - 1.5) / 1 = 0.5, got {got[0, 0, 3]:.3g}: "
+                   "use a scale of 1, not 0 or a tiny number.")
+    if not _close(got, expected, rtol=1e-8, atol=1e-10):
+        raise Hint("not (X - mean) / std with the mean and (population) std of every atom in X_train, per feature.")
+    ok("features scaled with training statistics only; a constant feature stays finite.")
+
+
+def seeded_split(fn) -> None:
+    """Exercise 06.2: disjoint, complete, shuffled, reproducible index parts."""
+    for n, fractions in [(100, (0.7, 0.15, 0.15)), (37, (0.8, 0.2))]:
+        parts = [np.asarray(p) for p in fn(n, fractions, 0)]
+        if len(parts) != len(fractions):
+            raise Hint(f"{len(fractions)} fractions should give {len(fractions)} parts, got {len(parts)}.")
+        together = np.concatenate(parts)
+        if len(np.unique(together)) < len(together):
+            raise Hint("an index appears in two parts: that is exactly the leak we are avoiding. "
+                       "Cut one shuffled order into consecutive pieces.")
+        if sorted(together.tolist()) != list(range(n)):
+            raise Hint(f"the parts must together hold every index 0..{n - 1} exactly once.")
+        for part, fraction in zip(parts, fractions):
+            if abs(len(part) - fraction * n) > 1:
+                raise Hint(f"n = {n}, fractions {fractions}: part sizes {[len(p) for p in parts]}, "
+                           f"expected about {[round(f * n) for f in fractions]}.")
+        if np.array_equal(together, np.arange(n)):
+            raise Hint("the indices are not shuffled: consecutive MD frames would all land in one part.")
+        again = [np.asarray(p) for p in fn(n, fractions, 0)]
+        if not all(np.array_equal(a, b) for a, b in zip(parts, again)):
+            raise Hint("the same seed gave another split: draw from np.random.default_rng(seed), not np.random.")
+        other = [np.asarray(p) for p in fn(n, fractions, 1)]
+        if all(np.array_equal(a, b) for a, b in zip(parts, other)):
+            raise Hint("seeds 0 and 1 gave the same split: is the seed used?")
+    ok("disjoint, complete, shuffled and reproducible: every number you report can be regenerated.")
+
+
+# ---------------------------------------------------------------------------------------------
+# 07 hdnnp
+# ---------------------------------------------------------------------------------------------
+
+def reference_energies(fn) -> None:
+    """Exercise 07.1: per-element reference energies, least squares of total energies on element counts."""
+    counts = np.array([[2, 1], [4, 2], [2, 2], [6, 1], [3, 3], [8, 4]], dtype=float)  # (structures, elements)
+    truth = np.array([-13.6, -430.0])
+    energies = counts @ truth + np.array([0.3, -0.2, 0.1, 0.4, -0.3, 0.05])  # plus interaction energies
+    expected, *_ = np.linalg.lstsq(counts, energies, rcond=None)
+    got = _answer(fn(counts.copy(), energies.copy())).ravel()
+    if got.shape != expected.shape:
+        raise Hint(f"return one energy per element, shape {expected.shape}; got {got.shape}.")
+    if _close(got, np.full(2, energies.sum() / counts.sum())):
+        raise Hint("that is the mean energy per atom, the same for every element; with two elements "
+                   "solve counts @ e ≈ energies in the least-squares sense (np.linalg.lstsq).")
+    if _close(got, truth, rtol=1e-12):
+        raise Hint("these are the noiseless energies; fit the energies you were given.")
+    if not _close(got, expected, rtol=1e-8):
+        raise Hint(f"expected {np.round(expected, 3).tolist()} eV, got {np.round(got, 3).tolist()}: "
+                   "minimise Σ_s (E_s - Σ_Z n_sZ e_Z)².")
+    ok(f"e_H = {expected[0]:.2f} eV, e_O = {expected[1]:.2f} eV: the networks now learn only the remainder.")
+
+
+def _pair_system(seed: int = 7):
+    import torch
+
+    rng = np.random.default_rng(seed)
+    n_atoms, n_features = 5, 3
+    i = np.sort(rng.integers(0, n_atoms, 14))
+    j = (i + rng.integers(1, n_atoms, 14)) % n_atoms  # never its own centre
+    return (torch.tensor(rng.normal(size=(n_atoms, n_features))), torch.tensor(rng.normal(size=(14, n_features, 3))),
+            torch.tensor(i), torch.tensor(j), n_atoms)
+
+
+def forces_from_jacobian(fn) -> None:
+    """Exercise 07.2: F_a = Σ_{p: i_p = a} ∂E/∂r_p - Σ_{p: j_p = a} ∂E/∂r_p, ∂E/∂r_p = Σ_f ∂E/∂G_{i_p f} J_pf."""
+    dE_dG, jacobian, i, j, n_atoms = _pair_system()
+    dE_dr = np.einsum("pf,pfc->pc", dE_dG.numpy()[i.numpy()], jacobian.numpy())  # (P, 3)
+    on_centre, on_neighbour = np.zeros((n_atoms, 3)), np.zeros((n_atoms, 3))
+    np.add.at(on_centre, i.numpy(), dE_dr)  # r_p = x_j - x_i: -∂E/∂x_i = +∂E/∂r_p
+    np.add.at(on_neighbour, j.numpy(), dE_dr)
+    expected = on_centre - on_neighbour  # (n_atoms, 3)
+    got = _answer(fn(dE_dG.clone(), jacobian.clone(), i.clone(), j.clone(), n_atoms))
+    if got.shape != expected.shape:
+        raise Hint(f"return forces of shape (n_atoms, 3) = {expected.shape}, got {got.shape}.")
+    if _close(got, -expected):
+        raise Hint("the sign is flipped: forces are -∂E/∂x, and r_p = x_j - x_i, so the centre i gains +∂E/∂r_p.")
+    if _close(got, on_centre) or _close(got, -on_neighbour):
+        raise Hint("only one end of each pair: r_p = x_j - x_i moves with both atoms, so add +∂E/∂r_p at the "
+                   "centre i and -∂E/∂r_p at the neighbour j.")
+    if _close(got, _pair_forces_with(dE_dG.numpy()[j.numpy()], jacobian.numpy(), i.numpy(), j.numpy(), n_atoms)):
+        raise Hint("∂E/∂G must be taken at the centre i_p of each pair (the Jacobian is ∂G_{i_p}/∂r_p), not at j_p.")
+    if not _close(got, expected, rtol=1e-10, atol=1e-12):
+        raise Hint("not yet: ∂E/∂r_p = Σ_f ∂E/∂G[i_p, f] · J[p, f, :], then index_add it onto i (+) and j (-).")
+    ok("forces from precomputed derivatives: training never recomputes a descriptor.")
+
+
+def _pair_forces_with(dE_dG_rows, jacobian, i, j, n_atoms):
+    dE_dr = np.einsum("pf,pfc->pc", dE_dG_rows, jacobian)
+    out = np.zeros((n_atoms, 3))
+    np.add.at(out, i, dE_dr)
+    np.add.at(out, j, -dE_dr)
+    return out
+
+
+def energy_only_forces(fn, with_forces: dict) -> None:
+    """Exercise 07.3: a model trained on energies only predicts worse forces than one trained on both."""
+    metrics = fn()
+    if not isinstance(metrics, dict) or not {"energy_rmse", "force_rmse"} <= set(metrics):
+        raise Hint("return the test metrics of minnp.train.evaluate: a dict with energy_rmse and force_rmse.")
+    if metrics["force_rmse"] <= with_forces["force_rmse"]:
+        raise Hint(f"force RMSE {metrics['force_rmse']:.3f} eV/Å is not worse than with forces "
+                   f"({with_forces['force_rmse']:.3f}): did you train with force_weight=0?")
+    ratio = metrics["force_rmse"] / with_forces["force_rmse"]
+    ok(f"energies only: forces {ratio:.1f}x worse ({metrics['force_rmse']:.3f} vs {with_forces['force_rmse']:.3f} "
+       "eV/Å). One energy per cell says little about how it changes when one atom moves; 3N forces say it directly.")
+
+
 # ---------------------------------------------------------------------------------------------
 # 08 ewald
 # ---------------------------------------------------------------------------------------------

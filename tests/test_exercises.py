@@ -269,3 +269,74 @@ def test_charge_state_gap_checker():
         check.charge_state_gap(lambda m, a: -right(m, a), model, atoms)
     with pytest.raises(check.Hint, match="zero"):
         check.charge_state_gap(lambda m, a: 0.0, model, atoms)
+
+
+# ---------------------------------------------------------------------------------------------
+# 06 toy nnp and 07 hdnnp
+# ---------------------------------------------------------------------------------------------
+
+def _standardize(X_train, X, constant_scale=1.0, source=None):
+    atoms = (X_train if source is None else source).reshape(-1, X.shape[-1])
+    mean, std = atoms.mean(axis=0), atoms.std(axis=0)
+    return (X - mean) / np.where(std > 0, std, constant_scale)
+
+
+def test_standardize_checker():
+    check.standardize(_standardize)
+    with pytest.raises(check.Hint, match="its own statistics"):
+        check.standardize(lambda X_train, X: _standardize(X_train, X, source=X))
+    with pytest.raises(check.Hint, match="NaN or inf"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            check.standardize(lambda X_train, X: (X - X_train.reshape(-1, 4).mean(0)) / X_train.reshape(-1, 4).std(0))
+    with pytest.raises(check.Hint, match="scale of 1"):
+        check.standardize(lambda X_train, X: _standardize(X_train, X, constant_scale=1e-3))
+
+
+def _split(n, fractions, seed, shuffle=True):
+    order = np.random.default_rng(seed).permutation(n) if shuffle else np.arange(n)
+    edges = np.rint(np.cumsum([0.0, *fractions]) * n).astype(int)
+    return [order[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
+def test_seeded_split_checker():
+    check.seeded_split(_split)
+    with pytest.raises(check.Hint, match="not shuffled"):
+        check.seeded_split(lambda n, f, seed: _split(n, f, seed, shuffle=False))
+    with pytest.raises(check.Hint, match="same seed gave another split"):
+        check.seeded_split(lambda n, f, seed: _split(n, f, None))
+    with pytest.raises(check.Hint, match="two parts"):
+        check.seeded_split(lambda n, f, seed: [p if k < len(f) - 1 else np.r_[p, _split(n, f, seed)[0][:1]]
+                                               for k, p in enumerate(_split(n, f, seed))])
+
+
+def test_reference_energies_checker():
+    check.reference_energies(lambda counts, energies: np.linalg.lstsq(counts, energies, rcond=None)[0])
+    with pytest.raises(check.Hint, match="mean energy per atom"):
+        check.reference_energies(lambda counts, energies: np.full(counts.shape[1], energies.sum() / counts.sum()))
+
+
+def _forces(dE_dG, jacobian, i, j, n_atoms, sign=1.0, neighbour=True):
+    import torch
+
+    dE_dr = torch.einsum("pf,pfc->pc", dE_dG[i], jacobian)
+    forces = torch.zeros(n_atoms, 3, dtype=dE_dr.dtype).index_add(0, i, dE_dr)
+    if neighbour:
+        forces = forces.index_add(0, j, -dE_dr)
+    return sign * forces
+
+
+def test_forces_from_jacobian_checker():
+    check.forces_from_jacobian(_forces)
+    with pytest.raises(check.Hint, match="sign is flipped"):
+        check.forces_from_jacobian(lambda *args: _forces(*args, sign=-1.0))
+    with pytest.raises(check.Hint, match="only one end"):
+        check.forces_from_jacobian(lambda *args: _forces(*args, neighbour=False))
+
+
+def test_energy_only_forces_checker():
+    trained_with_forces = {"energy_rmse": 0.002, "force_rmse": 0.06}
+    check.energy_only_forces(lambda: {"energy_rmse": 0.004, "force_rmse": 0.3}, trained_with_forces)
+    with pytest.raises(check.Hint, match="force_weight=0"):
+        check.energy_only_forces(lambda: {"energy_rmse": 0.002, "force_rmse": 0.06}, trained_with_forces)
+    with pytest.raises(check.Hint, match="dict"):
+        check.energy_only_forces(lambda: 0.3, trained_with_forces)

@@ -227,3 +227,14 @@ def test_training_on_precomputed_descriptors_equals_training_through_them(data, 
     for key in histories[0]:
         if key.startswith("valid") or key == "loss":
             np.testing.assert_allclose(histories[0][key], histories[1][key], rtol=1e-9)
+
+
+def test_a_loaded_model_predicts_and_warns_about_extrapolation(trained, data, tmp_path):
+    model, _ = trained
+    model.save(tmp_path / "model.pt")
+    loaded = HDNNP.load(tmp_path / "model.pt")
+    assert not loaded.training
+    squeezed = data[35].copy()
+    squeezed.set_cell(squeezed.cell.array * 0.85, scale_atoms=True)
+    with pytest.warns(ExtrapolationWarning):
+        minnp.compute(loaded, minnp.atoms_to_batch(squeezed))

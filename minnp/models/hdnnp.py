@@ -267,6 +267,7 @@ class HDNNP(torch.nn.Module):
         model = cls(descriptor, hidden=data["hidden"], activation=data["activation"],
                     dtype=getattr(torch, data["dtype"]))
         model.load_state_dict(data["state_dict"])
+        model.eval()  # a loaded model predicts: extrapolation warnings on
         return model.to(device) if device is not None else model
 
 
