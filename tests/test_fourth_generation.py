@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
+from conftest import finite_difference_forces
 
 from minnp import atoms_to_batch, compute, data
 from minnp.descriptors import ACSF
@@ -60,19 +61,6 @@ def scrambled(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
         for p in model.parameters():
             p.copy_(0.5 * torch.randn(p.shape, generator=generator, dtype=p.dtype))
     return model
-
-
-def finite_difference_forces(model, atoms: Atoms, h: float = 1e-5) -> np.ndarray:
-    fd = np.zeros((len(atoms), 3))
-    for i in range(len(atoms)):
-        for a in range(3):
-            energies = []
-            for step in (h, -h):
-                moved = atoms.copy()
-                moved.positions[i, a] += step
-                energies.append(float(compute(model, atoms_to_batch(moved), forces=False)["energy"][0]))
-            fd[i, a] = -(energies[0] - energies[1]) / (2 * h)
-    return fd
 
 
 # ---------------------------------------------------------------------------------------------
