@@ -126,15 +126,7 @@ class Descriptor(torch.nn.Module):
         every system has the same number of centres, else a list of (n_centers, F) arrays;
         ``centers`` is then one list of indices per system. Same layout as DScribe 2.1.x.
         """
-        single = isinstance(system, Atoms)
-        systems = [system] if single else list(system)
-        if single:
-            per_system = [centers]
-        else:
-            per_system = list(centers) if centers is not None else [None] * len(systems)
-        if len(per_system) != len(systems):
-            raise ValueError(f"centers has {len(per_system)} entries for {len(systems)} systems: "
-                             "give one list per system")
+        single, systems, per_system = systems_and_centers(system, centers)
         batch = atoms_to_batch(systems, device=self._species_lookup.device, dtype=torch.float64)
         nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
         with torch.no_grad():
@@ -144,13 +136,32 @@ class Descriptor(torch.nn.Module):
         for s, c in enumerate(per_system):
             rows = x[ptr[s]:ptr[s + 1]]
             out.append(rows if c is None else rows[check_centers(c, len(rows), s)])
-        if single:
-            return out[0]
-        same = all(len(o) == len(out[0]) for o in out)
-        return np.stack(out) if same else out
+        return dscribe_output(out, single)
 
     def extra_repr(self) -> str:
         return f"species={self.species_symbols}, cutoff={self.cutoff}, periodic={self.periodic}"
+
+
+def systems_and_centers(system: Atoms | Sequence[Atoms], centers) -> tuple[bool, list[Atoms], list]:
+    """DScribe's ``create`` arguments -> (one system given?, the systems, centres per system)."""
+    single = isinstance(system, Atoms)
+    systems = [system] if single else list(system)
+    if single:
+        per_system = [centers]
+    else:
+        per_system = list(centers) if centers is not None else [None] * len(systems)
+    if len(per_system) != len(systems):
+        raise ValueError(f"centers has {len(per_system)} entries for {len(systems)} systems: "
+                         "give one list per system")
+    return single, systems, per_system
+
+
+def dscribe_output(out: list[np.ndarray], single: bool) -> np.ndarray | list[np.ndarray]:
+    """DScribe's output shape: one array for one system; a list of systems stacked when every
+    system has as many centres, else left as a list."""
+    if single:
+        return out[0]
+    return np.stack(out) if all(len(o) == len(out[0]) for o in out) else out
 
 
 def dscribe_images(batch: Batch, nbrs: Neighbors, cutoff: float) -> Neighbors:

@@ -78,7 +78,8 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from minnp.batch import Batch, atomic_numbers, atoms_to_batch
-from minnp.descriptors.base import Descriptor, check_centers, dscribe_images
+from minnp.descriptors.base import (Descriptor, check_centers, dscribe_images, dscribe_output,
+                                   systems_and_centers)
 from minnp.descriptors.harmonics import real_solid_harmonics
 from minnp.neighbors import Neighbors, neighbor_list
 
@@ -494,25 +495,14 @@ class SOAP(Descriptor):
         stacked when every system has as many centres (or when averaging), else a list.
         ``n_jobs`` is accepted for compatibility: the structures are batched instead.
         """
-        single = isinstance(system, Atoms)
-        systems = [system] if single else list(system)
-        if single:
-            per_system = [centers]
-        else:
-            per_system = list(centers) if centers is not None else [None] * len(systems)
-        if len(per_system) != len(systems):
-            raise ValueError(f"centers has {len(per_system)} entries for {len(systems)} systems: "
-                             "give one list per system")
+        single, systems, per_system = systems_and_centers(system, centers)
         batch = atoms_to_batch(systems, device=self.radial.device, dtype=torch.float64)
         with torch.no_grad():
             env, rows = self._dscribe_environments(batch, per_system, attach=True)
             x = self.soap(env, batch.n_structures).cpu().numpy()
         if self.average != "off":
             return x[0] if single else x
-        out = [x[r] for r in rows]
-        if single:
-            return out[0]
-        return np.stack(out) if all(len(o) == len(out[0]) for o in out) else out
+        return dscribe_output([x[r] for r in rows], single)
 
     def derivatives(self, system: Atoms | Sequence[Atoms], centers=None, include=None, exclude=None,
                     method: str = "auto", return_descriptor: bool = True, attach: bool = False):
