@@ -69,6 +69,19 @@ def check_species(numbers: Tensor, species: Sequence[int], owner: str = "this mo
         )
 
 
+def species_index(numbers: Tensor, species: Sequence[int], owner: str = "this model") -> Tensor:
+    """Each atom's index s = 0..S-1 into ``species`` (atomic numbers), (N,): the one Z -> s table.
+
+    Per-element parameters and networks (EAM, Tersoff, descriptors, models) are stored in the
+    order of ``species``; this maps every atom to its row, with a clear error for a stranger.
+    """
+    check_species(numbers, species, owner)
+    table = torch.full((len(chemical_symbols),), -1, dtype=torch.long, device=numbers.device)
+    table[torch.as_tensor(list(species), dtype=torch.long, device=numbers.device)] = torch.arange(
+        len(species), device=numbers.device)
+    return table[numbers]  # (N,)
+
+
 @dataclasses.dataclass
 class Batch:
     """B structures as flat tensors (see the module docstring for shapes and units)."""
