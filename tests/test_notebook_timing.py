@@ -1,0 +1,34 @@
+"""The notebook timing plugin (notebooks/conftest.py): slow is reported, only a CI near-hang fails."""
+
+import importlib.util
+from pathlib import Path
+
+PLUGIN = Path(__file__).parents[1] / "notebooks" / "conftest.py"
+spec = importlib.util.spec_from_file_location("notebook_timing", PLUGIN)
+timing = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(timing)
+
+IDLE = {"07_hdnnp.ipynb": 57.0}
+
+
+def test_a_slow_notebook_is_reported_but_never_fails_outside_ci():
+    seconds = {"_build/notebooks/07_hdnnp.ipynb": 5000.0}
+    assert timing.verdicts(seconds, IDLE, budget=300, factor=5, ci=False) == {
+        "_build/notebooks/07_hdnnp.ipynb": "slow"}
+
+
+def test_in_ci_only_many_times_the_idle_time_and_over_budget_fails():
+    idle = {"07_hdnnp.ipynb": 100.0}  # 5 × idle = 500 s, above the 300 s budget
+    cases = {290.0: "ok", 450.0: "slow", 510.0: "hang"}
+    for seconds, expected in cases.items():
+        got = timing.verdicts({"07_hdnnp.ipynb": seconds}, idle, budget=300, factor=5, ci=True)
+        assert got == {"07_hdnnp.ipynb": expected}, seconds
+
+
+def test_a_notebook_without_an_idle_time_is_never_called_a_hang():
+    assert timing.verdicts({"99_new.ipynb": 1e5}, IDLE, 300, 5, ci=True) == {"99_new.ipynb": "slow"}
+
+
+def test_every_course_notebook_has_a_recorded_idle_time():
+    notebooks = sorted(p.name for p in PLUGIN.parent.glob("[0-9][0-9]_*.ipynb"))
+    assert sorted(timing.idle_seconds()) == notebooks
