@@ -2,7 +2,7 @@
 
 Every potential, empirical or learned, is a ``torch.nn.Module`` from a :class:`Batch` of
 structures to per-atom energies; :class:`Calculator` turns any of them into an ASE calculator
-with forces and stress from autograd. See DESIGN.md and notebook 00.
+with forces and stress from autograd. See the repository's DESIGN.md and notebook 00.
 """
 
 __version__ = "0.1.0"
