@@ -15,8 +15,10 @@ torch_geometric do it, so that no structure is padded::
 
 Per-structure sums are ``index_add_`` over ``batch`` (:func:`sum_per_structure`); an atom's
 cell is ``cell[batch]``.  Neighbour lists for a cutoff are computed once and cached on the
-batch (:meth:`Batch.neighbors`), so a strained or moved copy made for autograd
-(:meth:`Batch.replace`) reuses them.
+batch (:meth:`Batch.neighbors`). A copy made by :meth:`Batch.replace` shares that cache only
+when its geometry (positions, cell, pbc, atoms) has the same values as the original, as the
+requires-grad and zero-strain copies of ``minnp.compute`` do; a moved, strained or expanded
+copy starts with an empty cache, so it can never report another geometry's pairs.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ import torch
 from ase import Atoms
 from ase.data import atomic_numbers as _ase_numbers
 from ase.data import chemical_symbols
+
+from minnp.neighbors import Neighbors, neighbor_list
 
 Tensor = torch.Tensor
 
@@ -117,8 +121,14 @@ class Batch:
         return torch.linalg.det(self.cell).abs()
 
     def replace(self, **changes) -> "Batch":
-        """A copy with some tensors replaced (e.g. strained positions); shares the neighbour cache."""
-        return dataclasses.replace(self, **changes, _neighbors=self._neighbors)
+        """A copy with some tensors replaced (e.g. positions that require grad).
+
+        The copy shares the neighbour cache only when every replaced tensor has the same values
+        (and device) as the original, so the cached pairs are still this geometry's pairs;
+        otherwise it starts with an empty cache.
+        """
+        same = all(_same_values(value, getattr(self, name)) for name, value in changes.items())
+        return dataclasses.replace(self, **changes, _neighbors=self._neighbors if same else {})
 
     def to(self, device=None, dtype=None) -> "Batch":
         """Move to a device and/or cast positions and cell to a float dtype."""
@@ -132,13 +142,17 @@ class Batch:
             fields[f.name] = t.to(device) if device is not None else t
         return Batch(**fields)
 
-    def neighbors(self, r_cut: float):
-        """Neighbour pairs within ``r_cut`` (cached per cutoff); see :mod:`minnp.neighbors`."""
-        from minnp.neighbors import neighbor_list
+    def neighbors(self, r_cut: float, periodic: bool = True) -> Neighbors:
+        """Neighbour pairs within ``r_cut`` (cached per cutoff); see :mod:`minnp.neighbors`.
 
-        key = float(r_cut)
+        ``periodic=False`` ignores every structure's cell and pbc (isolated clusters: no periodic
+        images), as a descriptor made with ``periodic=False`` sees them.
+        """
+        isolated = not periodic and bool(self.pbc.any())
+        key = (float(r_cut), isolated)
         if key not in self._neighbors:
-            self._neighbors[key] = neighbor_list(self, key)
+            source = dataclasses.replace(self, pbc=torch.zeros_like(self.pbc), _neighbors={}) if isolated else self
+            self._neighbors[key] = neighbor_list(source, float(r_cut))
         return self._neighbors[key]
 
     def to_atoms(self) -> list[Atoms]:
@@ -156,6 +170,14 @@ class Batch:
                 )
             )
         return out
+
+
+def _same_values(new, old) -> bool:
+    """True when ``new`` is ``old`` or a tensor with the same shape, device and values."""
+    if new is old:
+        return True
+    return (isinstance(new, Tensor) and isinstance(old, Tensor) and new.shape == old.shape
+            and new.device == old.device and new.dtype == old.dtype and torch.equal(new.detach(), old.detach()))
 
 
 def _check_structure(atoms: Atoms, s: int) -> None:

@@ -22,12 +22,14 @@ TorchANI does: group the pairs by centre, then pair each pair with its group.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import vesin
 
-from minnp.batch import Batch
+if TYPE_CHECKING:  # batch.py imports this module; the type is only named here
+    from minnp.batch import Batch
 
 Tensor = torch.Tensor
 
@@ -83,19 +85,28 @@ def neighbor_list(batch: Batch, r_cut: float) -> Neighbors:
     )
 
 
-def neighbor_triples(nbrs: Neighbors, n_atoms: int) -> tuple[Tensor, Tensor]:
-    """All ordered pairs (p, q), p ≠ q, of neighbour pairs that share a centre.
+def neighbor_triples(nbrs: Neighbors | Tensor, n_atoms: int, unordered: bool = False) -> tuple[Tensor, Tensor]:
+    """Pairs (p, q) of neighbour pairs that share a centre: the triples j-i-k.
 
-    Returns two index tensors into the pair list, shape (T,) each: pair p = (i, j) and
-    pair q = (i, k) describe the triple j-i-k with angle θ_jik at the centre i. Keep
-    ``p < q`` for a sum over unordered neighbour pairs (DScribe's G4/G5), or all of them
-    for Tersoff's ζ_ij = Σ_{k≠j}.
+    ``nbrs``: a neighbour list, or just its centres ``i`` (P,), sorted (a run of the list).
+    Returns two index tensors into the pair list, shape (T,) each: pair p = (i, j) and pair
+    q = (i, k) describe the triple j-i-k with angle θ_jik at the centre i. By default every
+    ordered combination p ≠ q (Tersoff's ζ_ij = Σ_{k≠j}); ``unordered=True`` gives each
+    triangle once, p < q (DScribe's G4/G5 sum over j < k), in the same order, made directly.
     """
-    counts = torch.bincount(nbrs.i, minlength=n_atoms)  # (n_atoms,) pairs per centre
+    centre = nbrs.i if isinstance(nbrs, Neighbors) else nbrs  # (P,)
+    counts = torch.bincount(centre, minlength=n_atoms)  # (n_atoms,) pairs per centre
     start = torch.cumsum(counts, 0) - counts  # (n_atoms,) first pair of each centre
-    per_pair = counts[nbrs.i]  # (P,) size of each pair's group
-    p = torch.repeat_interleave(torch.arange(len(nbrs), device=nbrs.i.device), per_pair)  # (Σc²,)
+    pair = torch.arange(len(centre), device=centre.device)  # (P,)
+    if unordered:  # pair p, at place k of its centre's group of c pairs, meets the c - 1 - k after it
+        after = counts[centre] - 1 - (pair - start[centre])  # (P,)
+        p = torch.repeat_interleave(pair, after)  # (T,)
+        first = torch.cumsum(after, 0) - after  # (P,) where each p's run begins
+        q = torch.arange(len(p), device=p.device) - first.index_select(0, p) + p + 1  # (T,)
+        return p, q
+    per_pair = counts[centre]  # (P,) size of each pair's group
+    p = torch.repeat_interleave(pair, per_pair)  # (Σc²,)
     group_start = torch.repeat_interleave(torch.cumsum(per_pair, 0) - per_pair, per_pair)
-    q = start[nbrs.i[p]] + torch.arange(p.shape[0], device=p.device) - group_start
+    q = start[centre[p]] + torch.arange(p.shape[0], device=p.device) - group_start
     keep = p != q
     return p[keep], q[keep]

@@ -10,7 +10,6 @@ from dscribe.descriptors import ACSF as DScribeACSF
 
 from minnp.batch import atoms_to_batch
 from minnp.descriptors import ACSF, Descriptor
-from minnp.descriptors.acsf import unordered_triples
 from minnp.neighbors import neighbor_triples
 
 # Parameter sets with every kind of function, non-integer zeta and negative lambda.
@@ -144,9 +143,20 @@ def test_periodic_false_ignores_the_cell():
     assert_dscribe_parity(ours, ref)
     isolated = Atoms(atoms.numbers, atoms.positions)
     np.testing.assert_array_equal(ours, ACSF(species=["Si"], r_cut=5.0, **INTEGER_ZETA).create(isolated))
-    # the torch path has the same meaning
+    # the torch path describes the cluster the same way
     acsf = ACSF(species=["Si"], r_cut=5.0, **INTEGER_ZETA)
-    np.testing.assert_allclose(acsf(atoms_to_batch(atoms)).numpy(), ours, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(acsf(atoms_to_batch(isolated)).numpy(), ours, rtol=1e-13, atol=1e-13)
+
+
+def test_a_model_path_refuses_a_periodic_structure_with_a_periodic_false_descriptor():
+    """DScribe's default periodic=False would treat a crystal as a cluster: an HDNNP on it would
+    give a cell and its supercell different energies per atom. create() keeps DScribe's meaning;
+    forward and pair_jacobian (what models call) refuse, naming the fix."""
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    acsf = ACSF(species=["Si"], r_cut=5.0, **INTEGER_ZETA)
+    for path in (acsf, acsf.pair_jacobian):
+        with pytest.raises(ValueError, match=r"periodic=False.*isolated clusters.*periodic=True"):
+            path(atoms_to_batch(atoms))
 
 
 @pytest.mark.parametrize("name", ["all_five", "g4_only"])
@@ -206,12 +216,12 @@ def test_hand_computed_g2_and_g4_for_a_triangle():
     np.testing.assert_allclose(got, [fc(r_ij) + fc(r_ik), g2, g4], rtol=1e-13)
 
 
-def test_unordered_triples_are_core_triples_with_p_less_than_q(rng):
+def test_unordered_triples_are_the_ordered_triples_with_p_less_than_q(rng):
     batch = atoms_to_batch([random_cell_structure(rng, 6), molecule("C6H6")])
     nbrs = batch.neighbors(4.0)
     p, q = neighbor_triples(nbrs, len(batch.numbers))
     keep = p < q
-    mine = unordered_triples(nbrs, len(batch.numbers))
+    mine = neighbor_triples(nbrs, len(batch.numbers), unordered=True)
     assert torch.equal(mine[0], p[keep]) and torch.equal(mine[1], q[keep])
 
 

@@ -1,68 +1,65 @@
-"""What every descriptor shares: species, periodicity, DScribe's ``create`` and the torch path.
+"""What every descriptor shares: species, periodicity, the torch path and the pair Jacobian.
 
 Notebook 04 (ACSF) and notebook 05 (SOAP) use it; models (notebooks 06-07) call ``forward``.
 
-A descriptor turns each atom's neighbourhood into a feature vector. In minnp it has two faces
-and ONE implementation behind them:
+A descriptor turns each atom's neighbourhood into a feature vector G_i. In minnp it has two
+faces and ONE implementation behind them:
 
     forward(batch)                  -> Tensor (N, F)   per-atom features of a whole Batch:
                                        differentiable in positions and cell, CPU or GPU.
                                        Models call this; forces come from autograd.
-    create(system_or_list, centers) -> NumPy, shaped exactly like DScribe's ``create`` output
-                                       (same feature layout), for checking against DScribe and
-                                       for users who know it.
+    create(system_or_list, centers) -> NumPy, shaped exactly like DScribe's ``create`` output,
+                                       for checking against DScribe and for users who know it
+                                       (:mod:`minnp.descriptors.dscribe_api`).
 
 How a descriptor plugs in (ACSF and SOAP both do this)::
 
-    class MyDescriptor(Descriptor):
+    class MyDescriptor(DScribeSurface, Descriptor):
         def __init__(self, species, ..., periodic=False):
-            super().__init__(species, periodic)   # sorted atomic numbers, lookup table
+            super().__init__(species, periodic)   # sorted atomic numbers
             self.cutoff = ...                     # neighbour-list cutoff in Å
-        def features(self, batch, nbrs):          # the maths: (N, F) from a neighbour list
+        def features(self, batch, nbrs, vectors=None):  # the maths: (N, F) from a neighbour list
             s = self.species_index(batch)         # (N,) species index 0..S-1, checked
-            r_ij = nbrs.vectors(batch)            # (P, 3) differentiable
+            r_ij = nbrs.vectors(batch) if vectors is None else vectors  # (P, 3) differentiable
             ...
+        def config(self): ...                     # the constructor's arguments, plain Python
         def get_number_of_features(self): ...
         def feature_names(self): ...              # one readable name per column
 
-``forward`` and ``create`` both call ``features``; they differ only in which periodic images
-are in the neighbour list (next paragraph).
+Species: unique atomic numbers sorted ascending, index s = 0..S-1 (DScribe's order), through
+:func:`minnp.batch.species_index`. A structure holding any other element raises "species 'O'
+not among this descriptor's species".
 
-Species: unique atomic numbers sorted ascending, index s = 0..S-1 (DScribe's order). A
-structure holding any other element raises "species 'O' not among this descriptor's species".
+Periodicity (DScribe's meaning): ``periodic=True`` uses each structure's own pbc, axis by axis;
+``periodic=False`` describes isolated clusters. ``create`` ignores the cell then, as DScribe
+does; ``forward`` refuses a periodic structure instead, because a model that silently treats a
+crystal as a cluster gives wrong energies (pass ``periodic=True``).
 
-Periodicity (DScribe's meaning): ``periodic=False`` ignores the cell and pbc of every structure
-(an isolated cluster); ``periodic=True`` uses each structure's own pbc, axis by axis.
+The pair Jacobian. Each pair vector r_p = x_j - x_i + S·cell enters only its centre's G_i, so
+the whole derivative of the features is one (F, 3) block per pair,
 
-Periodic images. ``forward`` uses every image within the cutoff (vesin), which is right for any
-positions, wrapped or not. DScribe instead copies the cell m_a = ceil(cutoff / h_a) times on each
-side along each periodic axis a (h_a: the cell's height perpendicular to the other two vectors,
-after ``ase.geometry.complete_cell``) around the positions as given, without wrapping them. For
-atoms inside the cell that block holds every image within the cutoff, so the two lists are the
-same; an atom far outside the cell loses images in DScribe. ``create`` reproduces DScribe exactly
-by dropping the pairs whose image shift lies outside that block (:func:`dscribe_images`);
-``atoms.wrap()`` first makes ``create`` and ``forward`` agree for any structure.
+    J_p = ∂G_{i_p} / ∂r_p,        ∂G_i/∂x_a = Σ_{p: i_p = i, j_p = a} J_p - δ_ia Σ_{p: i_p = i} J_p,
+
+which is all that training on forces (notebook 07) and DScribe's ``derivatives`` need.
+:meth:`Descriptor.pair_jacobian` is the one way to get it: by default one backward pass per
+feature; ACSF and SOAP override it with faster exact routes that tests hold to it.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
-import numpy as np
 import torch
-from ase import Atoms
 from ase.data import chemical_symbols
-from ase.geometry import complete_cell
 
-from minnp.batch import Batch, atomic_numbers, atoms_to_batch, check_species
-from minnp.neighbors import Neighbors, neighbor_list
+from minnp.batch import Batch, atomic_numbers, species_index
+from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
 
 
 class Descriptor(torch.nn.Module):
-    """Base of ACSF and SOAP: species handling, periodicity, ``forward`` and ``create``."""
+    """Base of ACSF and SOAP: species, periodicity, ``forward`` and ``pair_jacobian``."""
 
     cutoff: float  # neighbour-list cutoff in Å, set by the subclass
 
@@ -73,9 +70,6 @@ class Descriptor(torch.nn.Module):
                              f"got {species!r}")
         self.species = sorted(set(atomic_numbers(species)))  # atomic numbers, ascending
         self.periodic = bool(periodic)
-        lookup = torch.full((len(chemical_symbols),), -1, dtype=torch.long)  # Z -> s
-        lookup[self.species] = torch.arange(len(self.species))
-        self.register_buffer("_species_lookup", lookup, persistent=False)
 
     @property
     def n_species(self) -> int:
@@ -85,15 +79,27 @@ class Descriptor(torch.nn.Module):
     def species_symbols(self) -> list[str]:
         return [chemical_symbols[z] for z in self.species]
 
+    @property
+    def device(self) -> torch.device:
+        """Where the descriptor's constant tables live (CPU until ``.to(device)``)."""
+        return next(iter(self.buffers()), torch.empty(0)).device
+
     def species_index(self, batch: Batch) -> Tensor:
         """Each atom's species index s = 0..S-1, (N,); a clear error for an unknown element."""
-        check_species(batch.numbers, self.species, owner="this descriptor")
-        return self._species_lookup[batch.numbers]
+        return species_index(batch.numbers, self.species, owner="this descriptor")
+
+    def config(self) -> dict:
+        """The constructor's keyword arguments as plain Python (lists, numbers, strings, None),
+        so that ``type(d)(**d.config())`` rebuilds a descriptor with identical features."""
+        raise NotImplementedError(f"{type(self).__name__} must define config() to be saved in a checkpoint")
 
     # ---- the torch path -------------------------------------------------------------------
 
-    def features(self, batch: Batch, nbrs: Neighbors) -> Tensor:
-        """Per-atom features (N, F) from a neighbour list: the subclass's maths."""
+    def features(self, batch: Batch, nbrs: Neighbors, vectors: Tensor | None = None) -> Tensor:
+        """Per-atom features (N, F) from a neighbour list: the subclass's maths.
+
+        ``vectors`` (P, 3) replaces ``nbrs.vectors(batch)`` (a tensor to differentiate by).
+        """
         raise NotImplementedError
 
     def get_number_of_features(self) -> int:
@@ -103,97 +109,54 @@ class Descriptor(torch.nn.Module):
         raise NotImplementedError
 
     def neighbors(self, batch: Batch) -> Neighbors:
-        """The neighbour list this descriptor sees: cached on the batch, pbc off if not periodic."""
-        if self.periodic or not bool(batch.pbc.any()):
-            return batch.neighbors(self.cutoff)
-        # periodic=False ignores the cell: a pbc-free list, cached under its own key
-        key = ("periodic=False", float(self.cutoff))
-        if key not in batch._neighbors:
-            isolated = Batch(**{**vars(batch), "pbc": torch.zeros_like(batch.pbc), "_neighbors": {}})
-            batch._neighbors[key] = neighbor_list(isolated, self.cutoff)
-        return batch._neighbors[key]
+        """The neighbour list a model's descriptor sees (cached on the batch).
+
+        A periodic structure given to a ``periodic=False`` descriptor is an error here: DScribe's
+        default would describe it as an isolated cluster, silently wrong for a crystal.
+        """
+        if not self.periodic and bool(batch.pbc.any()):
+            which = torch.nonzero(batch.pbc.any(dim=1)).flatten().tolist()
+            raise ValueError(
+                f"structures {which[:10]} are periodic but this {type(self).__name__} was made with "
+                f"periodic=False, which would treat them as isolated clusters: make it with "
+                f"{type(self).__name__}(..., periodic=True), or set atoms.pbc = False for real clusters")
+        return batch.neighbors(self.cutoff)
 
     def forward(self, batch: Batch) -> Tensor:
         """Per-atom features (N, F) for every atom of every structure in the batch."""
         return self.features(batch, self.neighbors(batch))
 
-    # ---- the DScribe face -----------------------------------------------------------------
+    def pair_jacobian(self, batch: Batch, nbrs: Neighbors | None = None) -> tuple[Tensor, Neighbors, Tensor]:
+        """Features G (N, F), the neighbour list used, and J (P, F, 3) = ∂G_{i_p}/∂r_p.
 
-    def create(self, system: Atoms | Sequence[Atoms], centers=None) -> np.ndarray | list[np.ndarray]:
-        """DScribe's ``create``: features of the ``centers`` (atom indices; default all atoms).
-
-        One ``Atoms`` -> array (n_centers, F). A list -> array (n_systems, n_centers, F) when
-        every system has the same number of centres, else a list of (n_centers, F) arrays;
-        ``centers`` is then one list of indices per system. Same layout as DScribe 2.1.x.
+        Detached results (training precomputes them once). ``nbrs`` defaults to
+        :meth:`neighbors`. This general route takes one backward pass per feature: the gradient
+        of Σ_i G_if by the pair vectors is ∂G_{i_p f}/∂r_p for every pair at once, because r_p
+        enters only its centre's G.
         """
-        single, systems, per_system = systems_and_centers(system, centers)
-        batch = atoms_to_batch(systems, device=self._species_lookup.device, dtype=torch.float64)
-        nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
-        with torch.no_grad():
-            x = self.features(batch, nbrs).cpu().numpy()  # (N, F)
-        out = []
-        ptr = batch.ptr.tolist()
-        for s, c in enumerate(per_system):
-            rows = x[ptr[s]:ptr[s + 1]]
-            out.append(rows if c is None else rows[check_centers(c, len(rows), s)])
-        return dscribe_output(out, single)
+        nbrs = self.neighbors(batch) if nbrs is None else nbrs
+        with torch.enable_grad():
+            r_vec = nbrs.vectors(batch).detach().requires_grad_()  # (P, 3)
+            G = self.features(batch, nbrs, r_vec)  # (N, F)
+            columns = [torch.autograd.grad(G[:, f].sum(), r_vec, retain_graph=True, allow_unused=True,
+                                           materialize_grads=True)[0] for f in range(G.shape[1])]
+        jacobian = torch.stack(columns, dim=1) if columns else r_vec.new_zeros(len(nbrs), 0, 3)  # (P, F, 3)
+        return G.detach(), nbrs, jacobian.detach()
 
     def extra_repr(self) -> str:
         return f"species={self.species_symbols}, cutoff={self.cutoff}, periodic={self.periodic}"
 
 
-def systems_and_centers(system: Atoms | Sequence[Atoms], centers) -> tuple[bool, list[Atoms], list]:
-    """DScribe's ``create`` arguments -> (one system given?, the systems, centres per system)."""
-    single = isinstance(system, Atoms)
-    systems = [system] if single else list(system)
-    if single:
-        per_system = [centers]
-    else:
-        per_system = list(centers) if centers is not None else [None] * len(systems)
-    if len(per_system) != len(systems):
-        raise ValueError(f"centers has {len(per_system)} entries for {len(systems)} systems: "
-                         "give one list per system")
-    return single, systems, per_system
+def jacobian_on_atoms(jacobian: Tensor, row: Tensor, neighbour: Tensor, moving: Tensor,
+                      n_rows: int, n_atoms: int) -> Tensor:
+    """Pair Jacobians J (P, F, 3) -> ∂G_row/∂x_atom (n_rows, n_atoms, 3, F) (DScribe's layout).
 
-
-def dscribe_output(out: list[np.ndarray], single: bool) -> np.ndarray | list[np.ndarray]:
-    """DScribe's output shape: one array for one system; a list of systems stacked when every
-    system has as many centres, else left as a list."""
-    if single:
-        return out[0]
-    return np.stack(out) if all(len(o) == len(out[0]) for o in out) else out
-
-
-def dscribe_images(batch: Batch, nbrs: Neighbors, cutoff: float) -> Neighbors:
-    """Keep only the pairs whose image shift lies in DScribe's block of periodic copies.
-
-    DScribe copies each structure m_a = ceil(cutoff / h_a) times on each side along each
-    periodic axis a, with h_a = V / |b × c| the height of the (completed) cell across axis a,
-    and looks for neighbours among those copies of the unwrapped positions. For atoms inside
-    the cell nothing is dropped.
+    Pair p adds J_p to its neighbour atom (its periodic images move with it) and, when its
+    centre moves with an atom (``moving[p]`` ≥ 0; -1 for a fixed point), -J_p to that atom:
+    r_p = x_j - x_i + S·cell. ``row`` (P,) is the output row of each pair's centre.
     """
-    limits = []
-    for cell, pbc in zip(batch.cell.detach().cpu().numpy(), batch.pbc.cpu().numpy()):
-        cell = complete_cell(cell)
-        volume = abs(np.linalg.det(cell))
-        m = np.zeros(3)
-        for a in range(3):
-            if pbc[a]:
-                height = volume / np.linalg.norm(np.cross(cell[(a + 1) % 3], cell[(a + 2) % 3]))
-                m[a] = math.ceil(cutoff / height)
-        limits.append(m)
-    limit = torch.as_tensor(np.array(limits), dtype=nbrs.shift.dtype, device=nbrs.shift.device)  # (B, 3)
-    keep = (nbrs.shift.abs() <= limit[batch.batch[nbrs.i]]).all(dim=1)  # (P,)
-    if bool(keep.all()):
-        return nbrs
-    return Neighbors(i=nbrs.i[keep], j=nbrs.j[keep], shift=nbrs.shift[keep], r_cut=nbrs.r_cut)
-
-
-def check_centers(centers, n_atoms: int, s: int) -> np.ndarray:
-    """Validate DScribe-style centre indices for system ``s``."""
-    c = np.asarray(centers)
-    if c.ndim != 1 or (c.size and not np.issubdtype(c.dtype, np.integer)):
-        raise ValueError(f"centers of system {s} must be a list of atom indices, got {centers!r}")
-    if c.size and (c.min() < -n_atoms or c.max() >= n_atoms):
-        raise ValueError(f"centers of system {s} has an index outside 0..{n_atoms - 1}: {c.tolist()}")
-    return c
+    out = jacobian.new_zeros(n_rows * n_atoms, jacobian.shape[1], 3)
+    out.index_add_(0, row * n_atoms + neighbour, jacobian)
+    attached = moving >= 0
+    out.index_add_(0, (row * n_atoms + moving)[attached], -jacobian[attached])
+    return out.reshape(n_rows, n_atoms, -1, 3).transpose(2, 3)

@@ -58,132 +58,38 @@ Options, all as in DScribe:
   ``w0`` is the weight of an atom exactly on the centre. Without r_cut it is inferred from the
   weighting (poly: r0; pow, exp: where w falls to ``threshold``, 10⁻² by default).
 
-Two faces (see :mod:`minnp.descriptors.base`): ``forward(batch)`` gives differentiable
-features for models (forces from autograd); ``create`` and ``derivatives`` mirror DScribe's
-methods and output shapes, with Cartesian ``centers`` too.
+The basis functions and weights live in :mod:`minnp.descriptors.soap_basis`. Two faces (see
+:mod:`minnp.descriptors.base`): ``forward(batch)`` gives differentiable features for models
+(forces from autograd); ``create`` and ``derivatives`` mirror DScribe's methods and output
+shapes, with Cartesian ``centers`` too (:mod:`minnp.descriptors.dscribe_api`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import warnings
 from typing import Sequence
 
 import numpy as np
-import scipy.linalg
-import scipy.special
 import torch
-from ase import Atoms
+
 from ase.data import chemical_symbols
 
-from minnp.batch import Batch, atomic_numbers, atoms_to_batch
-from minnp.descriptors.base import (Descriptor, check_centers, dscribe_images, dscribe_output,
-                                   systems_and_centers)
+from minnp.batch import Batch, atomic_numbers
+from minnp.descriptors.base import Descriptor
+from minnp.descriptors.dscribe_api import SOAPSurface
+from minnp.descriptors.environments import Environments
 from minnp.descriptors.harmonics import real_solid_harmonics
-from minnp.neighbors import Neighbors, neighbor_list
+from minnp.descriptors.soap_basis import (GAUSSIAN_THRESHOLD, check_weighting, density_weights, gto_basis,
+                                          infer_r_cut, polynomial_basis, species_weights, weight_at_zero)
+from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
 
-GAUSSIAN_THRESHOLD = 1e-3  # DScribe's: the neighbour Gaussians and the GTOs decay to this
 BLOCK_PAIRS = 10240  # pair slots per block of centres: keeps temporaries small and in cache
 
 
-def gto_basis(r_cut: float, n_max: int, l_max: int) -> tuple[np.ndarray, np.ndarray]:
-    """DScribe's GTO radial basis: α (l_max+1, n_max) and Löwdin β (l_max+1, n_max, n_max), float64.
-
-    g_nl(r) = Σ_k β[l, n, k] r^l exp(-α[l, k] r²) is orthonormal on [0, ∞) with weight r².
-    """
-    a = np.linspace(1, r_cut, n_max)  # where each Gaussian has decayed to 10⁻³
-    alphas = np.zeros((l_max + 1, n_max))
-    betas = np.zeros((l_max + 1, n_max, n_max))
-    for l in range(l_max + 1):
-        alpha = -np.log(GAUSSIAN_THRESHOLD / np.power(a, l)) / a**2
-        overlap = 0.5 * scipy.special.gamma(l + 1.5) * (alpha[:, None] + alpha[None, :]) ** (-l - 1.5)
-        beta = scipy.linalg.sqrtm(scipy.linalg.inv(overlap))  # exactly DScribe's calls
-        if np.iscomplexobj(beta):
-            raise ValueError(
-                f"the GTO basis cannot be orthonormalised for r_cut={r_cut}, n_max={n_max} (l={l}): "
-                "the overlap matrix is too ill-conditioned; lower n_max or raise r_cut"
-            )
-        alphas[l], betas[l] = alpha, beta
-    return alphas, betas
-
-
-def polynomial_basis(r_cut: float, n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """DScribe's polynomial radial basis on its 100-point Gauss–Legendre grid in [0, r_cut].
-
-    Returns the grid r_w (W,), its quadrature weights (W,) for ∫_{-1}^{1}, and the orthonormal
-    g_n(r_w) (n_max, W), g_n = Σ_k β_nk (r_cut - r)^(k+2) with β = S^(-1/2) from the analytic
-    overlap S_kk' = 2 r_cut^(7+k+k') / ((5+k+k')(6+k+k')(7+k+k')).
-    """
-    k = np.arange(1, n_max + 1)
-    kk = k[:, None] + k[None, :]
-    overlap = 2 * r_cut ** (7.0 + kk) / ((5 + kk) * (6 + kk) * (7 + kk))
-    beta = scipy.linalg.sqrtm(np.linalg.inv(overlap))  # exactly DScribe's calls
-    if np.iscomplexobj(beta):
-        raise ValueError(f"the polynomial basis cannot be orthonormalised for r_cut={r_cut}, n_max={n_max}: "
-                         "lower n_max")
-    x, weights = np.polynomial.legendre.leggauss(100)
-    r = r_cut * (x + 1) / 2
-    return r, weights, beta @ (r_cut - np.clip(r, 0, r_cut)) ** (k[:, None] + 2.0)
-
-
-def density_weights(r: Tensor, weighting: dict) -> Tensor:
-    """w(r) of each neighbour Gaussian for a DScribe ``weighting`` dict (1 without a function).
-
-    ``w0`` replaces the weight of an atom exactly on the centre (r == 0).
-    """
-    function = weighting.get("function")
-    if function is None:
-        w = torch.ones_like(r)
-    else:
-        safe_r = torch.where(r == 0, torch.ones_like(r), r)  # no NaN gradient through r = 0
-        x = safe_r / weighting["r0"]
-        c = weighting["c"]
-        if function == "poly":
-            w = c * torch.clamp(1 + 2 * x**3 - 3 * x**2, min=0) ** weighting["m"]
-            w = torch.where(x <= 1, w, torch.zeros_like(w))
-        elif function == "pow":
-            w = c / (weighting["d"] + x ** weighting["m"])
-        else:  # "exp"
-            w = c / (weighting["d"] + torch.exp(-x))
-        w = torch.where(r == 0, torch.full_like(r, _weight_at_zero(weighting)), w)
-    if "w0" in weighting:
-        w = torch.where(r == 0, torch.full_like(r, weighting["w0"]), w)
-    return w
-
-
-def _weight_at_zero(weighting: dict) -> float:
-    """w(0) of a weighting function (before ``w0``): the weight of the centre atom itself."""
-    function, c = weighting.get("function"), weighting.get("c", 1.0)
-    if function == "poly":
-        return c
-    if function == "pow":
-        return c / weighting["d"] if weighting["d"] else math.inf
-    if function == "exp":
-        return c / (weighting["d"] + 1.0)
-    return 1.0
-
-
-@dataclasses.dataclass
-class Environments:
-    """C local environments as flat pairs (centre, neighbour): what the expansion needs.
-
-    A centre is an atom (its own Gaussian at r = 0 enters as ``self_species``) or a fixed point.
-    """
-
-    centre: Tensor  # (P,) environment 0..C-1 of each pair
-    neighbour: Tensor  # (P,) atom index of the neighbour
-    vectors: Tensor  # (P, 3) r_j relative to the centre, differentiable
-    species: Tensor  # (P,) species index of the neighbour
-    n_centres: int
-    self_species: Tensor  # (C,) species of the atom at the centre, -1 for a point
-    centre_atom: Tensor  # (C,) the atom at the centre (the environment moves with it), -1 for a point
-    structure: Tensor  # (C,) structure of each environment
-
-
-class SOAP(Descriptor):
+class SOAP(SOAPSurface, Descriptor):
     """SOAP power spectrum with DScribe 2.1's arguments, feature layout and numbers.
 
     >>> from ase.build import bulk
@@ -216,9 +122,9 @@ class SOAP(Descriptor):
             raise ValueError(f"rbf must be 'gto' or 'polynomial', got {rbf!r}")
         if average not in ("off", "inner", "outer"):
             raise ValueError(f"average must be 'off', 'inner' or 'outer', got {average!r}")
-        self.weighting = _check_weighting(weighting)
+        self.weighting = check_weighting(weighting)
         if not r_cut:
-            r_cut = _infer_r_cut(self.weighting)
+            r_cut = infer_r_cut(self.weighting)
         if rbf == "gto" and not r_cut > 1:
             raise ValueError(f"r_cut must be larger than 1 Å for the GTO basis, got r_cut={r_cut}")
         if rbf == "polynomial" and l_max > 9:
@@ -253,7 +159,8 @@ class SOAP(Descriptor):
                        "radial": np.stack([np.eye(self.n_max)] * (self.l_max + 1)),
                        "centre_radial": projection @ np.exp(-self.eta * grid**2)}
         species_weighting = compression.get("species_weighting")
-        buffers["species_weights"] = _species_weights(species_weighting, self.species)  # (S,)
+        self._species_weighting = None if species_weighting is None else dict(species_weighting)
+        buffers["species_weights"] = species_weights(species_weighting, self.species)  # (S,)
         buffers.update(self._layout())
         for name, value in buffers.items():
             self.register_buffer(name, torch.as_tensor(value), persistent=False)
@@ -408,7 +315,7 @@ class SOAP(Descriptor):
         species = env.self_species.clamp(min=0)
         w = self.species_weights.to(dtype)[species] * (env.self_species >= 0)  # (C,) 0 for a point
         if self.weighting:
-            w = w * self.weighting.get("w0", _weight_at_zero(self.weighting))
+            w = w * self.weighting.get("w0", weight_at_zero(self.weighting))
         y00 = 0.5 / math.sqrt(math.pi)
         per_n = self.radial[0].to(dtype) @ self.centre_radial.to(dtype) * y00  # (n,)
         one_hot = torch.nn.functional.one_hot(species, S).to(dtype)  # (C, S)
@@ -437,14 +344,17 @@ class SOAP(Descriptor):
         p = self.power_spectrum(c)
         return _mean_per_structure(p, env.structure, n_structures) if self.average == "outer" else p
 
-    def features(self, batch: Batch, nbrs: Neighbors) -> Tensor:
+    def features(self, batch: Batch, nbrs: Neighbors, vectors: Tensor | None = None) -> Tensor:
         """Every atom's SOAP (N, F); with averaging one row per structure (B, F)."""
-        return self.soap(self.atom_environments(batch, nbrs), batch.n_structures)
+        return self.soap(self.atom_environments(batch, nbrs, vectors=vectors), batch.n_structures)
 
     # ---- environments ----------------------------------------------------------------------------
 
-    def atom_environments(self, batch: Batch, nbrs: Neighbors, centres: Tensor | None = None) -> Environments:
-        """Environments centred on atoms (all, or the global indices ``centres``), moving with them."""
+    def atom_environments(self, batch: Batch, nbrs: Neighbors, centres: Tensor | None = None,
+                          vectors: Tensor | None = None) -> Environments:
+        """Environments centred on atoms (all, or the global indices ``centres``), moving with them.
+
+        ``vectors`` (P, 3) replaces ``nbrs.vectors(batch)`` (all centres only)."""
         s = self.species_index(batch)  # (N,)
         if centres is None:  # every atom: the neighbour list as it is
             centres, row = torch.arange(len(s), device=s.device), None
@@ -454,106 +364,35 @@ class SOAP(Descriptor):
             keep = row[nbrs.i] >= 0
             nbrs = Neighbors(i=nbrs.i[keep], j=nbrs.j[keep], shift=nbrs.shift[keep], r_cut=nbrs.r_cut)
         i, j = nbrs.i, nbrs.j
-        vectors = nbrs.vectors(batch)  # (P, 3)
+        vectors = nbrs.vectors(batch) if vectors is None else vectors  # (P, 3)
         return Environments(centre=i if row is None else row[i], neighbour=j, vectors=vectors, species=s[j],
                             n_centres=len(centres),
                             self_species=s[centres], centre_atom=centres, structure=batch.batch[centres])
 
-    def point_environments(self, batch: Batch, points: Tensor, structure: Tensor) -> Environments:
-        """Environments centred on fixed points (C, 3) in Å; ``structure`` (C,) says whose.
+    # ---- the pair Jacobian, by forward-mode autograd -------------------------------------------
 
-        The points join their structure as extra "atoms" for the neighbour search (with
-        DScribe's block of periodic images); an atom exactly on a point is a neighbour at r = 0.
+    def pair_jacobian(self, batch: Batch, nbrs: Neighbors | None = None) -> tuple[Tensor, Neighbors, Tensor]:
+        """G (N, F), the neighbour list, and J (P, F, 3) = ∂G_{i_p}/∂r_p (see :class:`Descriptor`).
+
+        With averaging, G is (B, F) and J_p the derivative of its structure's row. The fast exact
+        route of :meth:`environment_jacobian` (tests hold it to the general one to 1e-12).
         """
-        s = self.species_index(batch)
-        n_atoms = len(s)
-        owner = torch.cat([batch.batch, structure])
-        order = torch.argsort(owner, stable=True)  # atoms and points, structure by structure
-        joined = Batch(positions=torch.cat([batch.positions.detach(), points])[order],
-                       numbers=torch.cat([batch.numbers, batch.numbers.new_zeros(len(points))])[order],
-                       batch=owner[order], cell=batch.cell.detach(),
-                       pbc=batch.pbc if self.periodic else torch.zeros_like(batch.pbc),
-                       n_atoms=batch.n_atoms + torch.bincount(structure, minlength=batch.n_structures),
-                       total_charge=batch.total_charge)
-        nbrs = dscribe_images(joined, neighbor_list(joined, self.cutoff), self.cutoff)
-        i, j = order[nbrs.i], order[nbrs.j]  # into [atoms, points]
-        keep = (i >= n_atoms) & (j < n_atoms)  # point -> real atom
-        i, j, shift = i[keep] - n_atoms, j[keep], nbrs.shift[keep]
-        offset = torch.einsum("pa,pab->pb", shift, batch.cell[structure[i]])  # (P, 3)
-        none = torch.full_like(structure, -1)
-        vectors = batch.positions[j] + offset - points[i]  # (P, 3)
-        return Environments(centre=i, neighbour=j, vectors=vectors, species=s[j], n_centres=len(points),
-                            self_species=none, centre_atom=none, structure=structure)
-
-    # ---- the DScribe face ------------------------------------------------------------------------
-
-    def create(self, system: Atoms | Sequence[Atoms], centers=None, n_jobs: int = 1) -> np.ndarray | list:
-        """DScribe's ``SOAP.create``: same arguments, shapes and numbers.
-
-        ``centers``: atom indices and/or Cartesian points [x, y, z] (one list per system for a
-        list of systems). One system -> (n_centers, F), or (F,) when averaging; a list ->
-        stacked when every system has as many centres (or when averaging), else a list.
-        ``n_jobs`` is accepted for compatibility: the structures are batched instead.
-        """
-        single, systems, per_system = systems_and_centers(system, centers)
-        batch = atoms_to_batch(systems, device=self.radial.device, dtype=torch.float64)
+        nbrs = self.neighbors(batch) if nbrs is None else nbrs
         with torch.no_grad():
-            env, rows = self._dscribe_environments(batch, per_system, attach=True)
-            x = self.soap(env, batch.n_structures).cpu().numpy()
-        if self.average != "off":
-            return x[0] if single else x
-        return dscribe_output([x[r] for r in rows], single)
+            env = self.atom_environments(batch, nbrs)
+            return self.soap(env, batch.n_structures), nbrs, self.environment_jacobian(env, batch.n_structures)
 
-    def derivatives(self, system: Atoms | Sequence[Atoms], centers=None, include=None, exclude=None,
-                    method: str = "auto", return_descriptor: bool = True, attach: bool = False):
-        """DScribe's ``SOAP.derivatives``: d features / d atom positions, exact.
+    def environment_jacobian(self, env: Environments, n_structures: int = 1) -> Tensor:
+        """∂p_c/∂r_p of every pair p of the environments, (P, F, 3), c the pair's centre (or its
+        structure when averaging); r_p = r_j relative to the centre.
 
-        Per system (n_centers, n_included_atoms, 3, F) — (1, n_included, 3, F) when averaging —
-        and, with ``return_descriptor``, the features (n_centers, F) too. ``attach=True``: a
-        centre given as an atom index moves with its atom; ``False`` (DScribe's default): it
-        stays put while the atom moves. ``method`` is accepted for compatibility; minnp always
-        differentiates exactly (autograd, see :meth:`jacobian`).
-        """
-        if method not in ("auto", "analytical", "numerical"):
-            raise ValueError(f"method must be 'auto', 'analytical' or 'numerical', got {method!r}")
-        if isinstance(system, Atoms):
-            return self._derivatives(system, centers, include, exclude, return_descriptor, attach)
-        systems = list(system)
-        centers = [None] * len(systems) if centers is None else centers
-        include = [include] * len(systems) if include is None or np.ndim(include[0]) == 0 else include
-        exclude = [exclude] * len(systems) if exclude is None or np.ndim(exclude[0]) == 0 else exclude
-        results = [self._derivatives(*args, return_descriptor, attach)  # a loop over structures
-                   for args in zip(systems, centers, include, exclude)]
-        parts = list(zip(*results)) if return_descriptor else [results]
-        parts = [np.stack(p) if all(q.shape == p[0].shape for q in p) else list(p) for p in parts]
-        return tuple(parts) if return_descriptor else parts[0]
+        Features of centre c depend only on the pair vectors of its own environment, so:
 
-    def _derivatives(self, atoms: Atoms, centers, include, exclude, return_descriptor: bool, attach: bool):
-        """:meth:`derivatives` for one structure."""
-        atom_indices = _included(len(atoms), include, exclude)
-        batch = atoms_to_batch(atoms, device=self.radial.device, dtype=torch.float64)
-        with torch.no_grad():
-            env, rows = self._dscribe_environments(batch, [centers], attach=attach)
-            d = self.jacobian(env, len(atoms))[:, atom_indices]  # (n_out, n_included, 3, F)
-            descriptor = self.soap(env, 1)
-        if self.average == "off":
-            d, descriptor = d[rows[0]], descriptor[rows[0]]
-        d, descriptor = d.cpu().numpy(), descriptor.cpu().numpy()
-        return (d, descriptor) if return_descriptor else d
-
-    def jacobian(self, env: Environments, n_atoms: int) -> Tensor:
-        """d features / d atom positions of one structure: (C, n_atoms, 3, F), or (1, ...) averaged.
-
-        Features of centre i depend only on the pair vectors r_ij of its own environment, so the
-        Jacobian is assembled pair by pair, all pairs at once:
-
-        1. dc/dr_ij of each pair by forward-mode autograd through :meth:`pair_terms` (one pass
+        1. dc/dr_p of each pair by forward-mode autograd through :meth:`pair_terms` (one pass
            per Cartesian direction; each pair only sees its own tangent);
         2. the power spectrum is bilinear, p = pref left·rightᵀ, so dp = pref (d left·rightᵀ +
            left·d rightᵀ), a batched product per centre and l (species masks pick the block of
-           the neighbour's species);
-        3. dp_i/dx_j = Σ_images dp_i/dr_ij and, for a centre moving with its atom i,
-           dp_i/dx_i = -Σ_j dp_i/dr_ij.
+           the neighbour's species).
         """
         L, n, F = self.l_max + 1, self.n_max, self.get_number_of_features()
         if self.rbf == "polynomial" and bool(((env.vectors**2).sum(1) <= 1e-12).any()):
@@ -561,14 +400,13 @@ class SOAP(Descriptor):
                              "centre atom itself) has no derivative in DScribe's numerics: "
                              "use attach=True or rbf='gto'")
         c = self.expand(env)  # (C, S, n, L²)
-        scale = 1.0
-        if self.average == "inner":  # every centre sees the averaged coefficients
-            c = _mean_per_structure(c, env.structure, 1).expand_as(c)
-        if self.average != "off":
-            scale = 1.0 / env.n_centres
+        scale = torch.ones(env.n_centres, dtype=c.dtype, device=c.device)  # (C,)
+        if self.average == "inner":  # every centre sees its structure's averaged coefficients
+            c = _mean_per_structure(c, env.structure, n_structures)[env.structure]
+        if self.average != "off":  # each centre's share of the average
+            scale = 1.0 / torch.bincount(env.structure, minlength=n_structures).to(c.dtype)[env.structure]
         left, right = self._sides(c)  # (C, A, L²), (C, B, L²)
-        out_row = env.structure if self.average != "off" else torch.arange(env.n_centres, device=c.device)
-        jacobian = c.new_zeros((int(out_row.max()) + 1) * n_atoms, 3, F)
+        jacobian = c.new_zeros(len(env.centre), F, 3)  # (P, F, 3)
 
         order = torch.argsort(env.centre, stable=True)  # pairs grouped by centre
         counts, slot, width = _pad(env.centre, env.n_centres)
@@ -580,7 +418,7 @@ class SOAP(Descriptor):
             b = stop - start
             pairs = order[ends[start]:ends[stop]]
             centre, where, s = env.centre[pairs] - start, slot[pairs], env.species[pairs]
-            dc = self._pair_jacobian(env.vectors[pairs], s) * scale  # (3, p, n, L²)
+            dc = self._pair_term_jacobian(env.vectors[pairs], s) * scale[env.centre[pairs], None, None]  # (3, p, n, L²)
             d_left, d_right = [], []
             for l, dc_l in enumerate(dc.split(self._per_l, dim=-1)):  # (3, p, n, 2l+1)
                 m = slice(l * l, (l + 1) ** 2)
@@ -596,15 +434,10 @@ class SOAP(Descriptor):
             d_left, d_right = d_left[..., self.d_left], d_right[..., self.d_right]  # (p, 3, F) each
             if self.n_species > 1:  # the neighbour perturbs only its own element's rows / columns
                 d_left, d_right = d_left * self.left_mask[s][:, None], d_right * self.right_mask[s][:, None]
-            dp = d_left + d_right  # (p, 3, F)
-            row = out_row[env.centre[pairs]] * n_atoms
-            jacobian.index_add_(0, row + env.neighbour[pairs], dp)
-            atom = env.centre_atom[env.centre[pairs]]
-            moving = atom >= 0  # a centre on an atom moves with it; a point stays
-            jacobian.index_add_(0, (row + atom)[moving], -dp[moving])
-        return jacobian.reshape(-1, n_atoms, 3, F)
+            jacobian[pairs] = (d_left + d_right).transpose(1, 2)  # (p, F, 3)
+        return jacobian
 
-    def _pair_jacobian(self, vectors: Tensor, species: Tensor) -> Tensor:
+    def _pair_term_jacobian(self, vectors: Tensor, species: Tensor) -> Tensor:
         """dc/dr of each pair's own term along x, y, z by forward-mode autograd: (3, P, n, L²).
 
         One Jacobian-vector product per direction (batched with vmap), with the same tangent on
@@ -616,50 +449,15 @@ class SOAP(Descriptor):
         directions = torch.eye(3, dtype=vectors.dtype, device=vectors.device)[:, None, :]
         return torch.func.vmap(along)(directions.expand(3, len(vectors), 3))
 
-    def _dscribe_environments(self, batch: Batch, per_system: list,
-                              attach: bool) -> tuple[Environments, list]:
-        """DScribe's ``centers`` (None, atom indices and/or points, per system) as environments.
-
-        Returns the environments and, per system, the rows of its centres in their output.
-        ``attach=False`` turns atom-index centres into fixed points at the atoms' positions.
-        """
-        nbrs = dscribe_images(batch, self.neighbors(batch), self.cutoff)
-        if attach and all(centres is None for centres in per_system):  # every atom, in order
-            ptr = batch.ptr.tolist()
-            return self.atom_environments(batch, nbrs), [np.arange(a, b) for a, b in zip(ptr, ptr[1:])]
-        ptr = batch.ptr.tolist()
-        positions = batch.positions.detach().cpu().numpy()
-        atoms, points, owner, rows = [], [], [], []  # rows: per system, its centres' rows (points: negative)
-        for s, centres in enumerate(per_system):
-            n = ptr[s + 1] - ptr[s]
-            if centres is None:
-                centres = np.arange(n)
-            is_point = np.array([np.ndim(c) > 0 for c in centres], dtype=bool)
-            index = np.array([c for c, p in zip(centres, is_point) if not p], dtype=int)
-            index = check_centers(index, n, s) % max(n, 1)
-            xyz = [np.asarray(c, dtype=float) for c, p in zip(centres, is_point) if p]
-            if any(p.shape != (3,) for p in xyz):
-                raise ValueError(f"centers of system {s}: give atom indices or points [x, y, z], "
-                                 f"got {centres!r}")
-            if not attach:  # atom-index centres become fixed points at their atoms, in the given order
-                at_atoms, given = iter(positions[ptr[s] + index]), iter(xyz)
-                xyz = [next(given) if p else next(at_atoms) for p in is_point]
-                index, is_point = index[:0], np.ones_like(is_point)
-            row = np.empty(len(is_point), dtype=int)
-            row[~is_point] = np.arange(len(atoms), len(atoms) + len(index))
-            row[is_point] = -1 - np.arange(len(points), len(points) + len(xyz))
-            atoms.extend((ptr[s] + index).tolist())
-            points.extend(xyz)
-            owner.extend([s] * len(xyz))
-            rows.append(row)
-        device = batch.device
-        envs = [self.atom_environments(batch, nbrs, torch.tensor(atoms, dtype=torch.long, device=device))]
-        if points:
-            xyz = torch.tensor(np.array(points), dtype=batch.dtype, device=device)
-            owner = torch.tensor(owner, dtype=torch.long, device=device)
-            envs.append(self.point_environments(batch, xyz, owner))
-        rows = [np.where(row >= 0, row, len(atoms) - 1 - row) for row in rows]  # points after the atoms
-        return _concatenate(envs), rows
+    def config(self) -> dict:
+        """The constructor's arguments as plain Python: ``SOAP(**soap.config())`` is the same SOAP."""
+        compression = {"mode": self.compression}
+        if self._species_weighting is not None:
+            compression["species_weighting"] = {
+                chemical_symbols[atomic_numbers([k])[0]]: float(v) for k, v in self._species_weighting.items()}
+        return {"species": self.species_symbols, "r_cut": self.r_cut, "n_max": self.n_max, "l_max": self.l_max,
+                "sigma": self.sigma, "rbf": self.rbf, "weighting": dict(self.weighting) or None,
+                "average": self.average, "compression": compression, "periodic": self.periodic}
 
     def extra_repr(self) -> str:
         return (f"species={self.species_symbols}, r_cut={self.r_cut}, n_max={self.n_max}, "
@@ -693,90 +491,8 @@ def _pad(group: Tensor, n_groups: int) -> tuple[Tensor, Tensor, int]:
     return counts, slot, max(int(counts.max()) if len(group) else 0, 1)
 
 
-def _concatenate(envs: list[Environments]) -> Environments:
-    """Several sets of environments as one, numbering the centres on."""
-    offsets = np.cumsum([0] + [e.n_centres for e in envs])
-    return Environments(
-        centre=torch.cat([e.centre + int(o) for e, o in zip(envs, offsets)]),
-        neighbour=torch.cat([e.neighbour for e in envs]),
-        vectors=torch.cat([e.vectors for e in envs]),
-        species=torch.cat([e.species for e in envs]),
-        n_centres=int(offsets[-1]),
-        self_species=torch.cat([e.self_species for e in envs]),
-        centre_atom=torch.cat([e.centre_atom for e in envs]),
-        structure=torch.cat([e.structure for e in envs]),
-    )
-
-
 def _mean_per_structure(x: Tensor, structure: Tensor, n_structures: int) -> Tensor:
     """Average rows of x over the environments of each structure: (C, ...) -> (B, ...)."""
     total = x.new_zeros((n_structures,) + tuple(x.shape[1:])).index_add(0, structure, x)
     count = torch.bincount(structure, minlength=n_structures).clamp(min=1).to(x.dtype)
     return total / count.reshape((-1,) + (1,) * (x.dim() - 1))
-
-
-def _included(n_atoms: int, include, exclude) -> np.ndarray:
-    """DScribe's include/exclude: the atoms whose displacements are differentiated."""
-    if include is not None and exclude is not None:
-        raise ValueError("give either include or exclude, not both")
-    if include is not None:
-        return np.asarray(check_centers(include, n_atoms, 0))
-    everything = np.arange(n_atoms)
-    if exclude is not None:
-        return np.setdiff1d(everything, np.asarray(check_centers(exclude, n_atoms, 0)) % n_atoms)
-    return everything
-
-
-def _check_weighting(weighting: dict | None) -> dict:
-    """DScribe's checks on the weighting dict; returns a cleaned copy (floats, defaults)."""
-    if not weighting:
-        return {}
-    w = dict(weighting)
-    if "w0" in w:
-        if w["w0"] < 0:
-            raise ValueError(f"weighting w0 must be ≥ 0 (the weight of an atom on the centre), got {w['w0']}")
-        w["w0"] = float(w["w0"])
-    function = w.get("function")
-    if function is None:
-        return w
-    if function not in ("poly", "pow", "exp"):
-        raise ValueError(f"weighting function {function!r} unknown: use 'poly', 'pow' or 'exp'")
-    required = {"poly": ("r0", "c", "m"), "pow": ("r0", "c", "d", "m"), "exp": ("r0", "c", "d")}[function]
-    for key in required:
-        if w.get(key) is None or w[key] < 0 or (key == "r0" and w[key] == 0):
-            rule = "> 0" if key == "r0" else "≥ 0"
-            raise ValueError(f"weighting '{function}' needs {key} {rule}, got {w.get(key)!r}")
-        w[key] = float(w[key])
-    if function in ("pow", "exp"):
-        w["threshold"] = float(w.get("threshold", 1e-2))
-    return w
-
-
-def _infer_r_cut(weighting: dict) -> float:
-    """r_cut from the weighting when none is given (DScribe's rule)."""
-    function = weighting.get("function")
-    if function == "poly":
-        return weighting["r0"]
-    if function == "pow":
-        c, d, m, threshold = weighting["c"], weighting["d"], weighting["m"], weighting["threshold"]
-        return weighting["r0"] * (c / threshold - d) ** (1 / m)
-    if function == "exp":
-        return weighting["r0"] * math.log(weighting["c"] / weighting["threshold"] - weighting["d"])
-    raise ValueError("give r_cut, or a weighting function ('poly', 'pow', 'exp') to infer it from")
-
-
-def _species_weights(species_weighting: dict | None, species: list[int]) -> np.ndarray:
-    """compression["species_weighting"] as one weight per species index (ones by default)."""
-    if species_weighting is None:
-        return np.ones(len(species))
-    if not isinstance(species_weighting, dict):
-        raise ValueError(f"species_weighting must be None or a dict {{species: weight}}, "
-                         f"got {species_weighting!r}")
-    by_number = {atomic_numbers([k])[0]: float(v) for k, v in species_weighting.items()}
-    missing = [chemical_symbols[z] for z in species if z not in by_number]
-    extra = [chemical_symbols[z] for z in by_number if z not in species]
-    if missing or extra:
-        names = [chemical_symbols[z] for z in species]
-        raise ValueError(f"species_weighting must give one weight per species {names}"
-                         f" (missing {missing}, unknown {extra})")
-    return np.array([by_number[z] for z in species])
