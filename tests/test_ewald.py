@@ -430,9 +430,9 @@ def test_parameters_follow_the_requested_accuracy():
     p = ewald_parameters(batch, accuracy=1e-8, eta=1.5)
     s = math.sqrt(-math.log(1e-8))
     assert p.eta == [1.5]
-    assert math.isclose(p.r_cut, s * math.sqrt(2) * 1.5) and math.isclose(p.k_cut[0], math.sqrt(2) * s / 1.5)
-    wide = ewald_parameters(batch, accuracy=1e-8, eta=0.5, sigma=torch.tensor([2.0]))
-    assert math.isclose(wide.r_cut, s * math.sqrt(2) * math.sqrt(2) * 2.0)  # covers √2 γ_max
+    assert math.isclose(p.r_cut[0], s * math.sqrt(2) * 1.5) and math.isclose(p.k_cut[0], math.sqrt(2) * s / 1.5)
+    wide = ewald_parameters(batch, accuracy=1e-8, eta=0.5, sigma=torch.full((len(atoms),), 2.0))
+    assert math.isclose(wide.r_cut[0], s * math.sqrt(2) * math.sqrt(2) * 2.0)  # covers √2 γ_max
     q = [1, -1] * 4
     errors = [abs(coulomb_energy(atoms, q, accuracy=a) - coulomb_energy(atoms, q, accuracy=1e-14))
               for a in (1e-4, 1e-6, 1e-8)]

@@ -38,7 +38,7 @@ def ionic_cluster(rng, n_pairs: int, charge: float = 0.0, spread: float = 2.5) -
 
 
 def per_atom(batch, values):
-    from minnp.electrostatics.ewald import per_atom
+    from minnp.electrostatics.coulomb import per_atom
 
     return per_atom(batch, values, "values")
 

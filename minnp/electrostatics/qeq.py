@@ -10,8 +10,8 @@ The charge-equilibration energy of N Gaussian charges q_i (widths σ_i, standard
     E_Qeq(q) = E_elec(q) + Σ_i (χ_i q_i + ½ J_i q_i²),      E_elec = ½ qᵀ M q
 
 with χ_i the electronegativity (eV/e), J_i the hardness (eV/e², J_i ≥ 0) and M the Coulomb
-matrix of :mod:`.direct` (clusters: M_ij = K_E erf(r_ij/(√2γ_ij))/r_ij) or :mod:`.ewald`
-(periodic cells). The Gaussian self energy sits on M's diagonal, M_ii = K_E/(σ_i√π) (minnp's
+matrix of :mod:`.coulomb` (clusters: M_ij = K_E erf(r_ij/(√2γ_ij))/r_ij, :mod:`.direct`;
+periodic cells: :mod:`.ewald`). The Gaussian self energy sits on M's diagonal, M_ii = K_E/(σ_i√π) (minnp's
 convention, Ko et al.'s), so the whole quadratic form is A = M + diag(J):
 
     E_Qeq = ½ qᵀ A q + χᵀq,      A_ii = J_i + K_E/(σ_i√π),      A_ij = M_ij.
@@ -26,7 +26,9 @@ the constraint:
 Its first rows say that every atom ends with the same electronegativity, the chemical potential
 μ = ∂E_Qeq/∂q_i = χ_i + (A q)_i = -λ: charge flows until no atom wants more. A is symmetric and
 positive definite (a Coulomb energy of Gaussian densities is positive, and J ≥ 0), so the
-system has one solution. Two atoms have it in closed form,
+system has one solution. In floating point it can still be (nearly) singular: with J = 0 and
+widths σ much larger than the distances every charge distribution costs the same energy, and
+:func:`solve_qeq` then stops with an error that says so instead of returning NaN or noise. Two atoms have it in closed form,
 
     q_1 = [Q_tot (A_22 - A_12) + χ_2 - χ_1] / (A_11 + A_22 - 2 A_12),   q_2 = Q_tot - q_1.
 
@@ -35,17 +37,16 @@ come from autograd; nobody writes dq/dR by hand. E_Qeq itself is stationary in q
 forces do not need ∂q/∂x at all (Hellmann–Feynman: detaching q gives the same forces); any
 other energy that depends on q, like the short-range energy of a 4G network, does need it.
 
-Batches: structures of different sizes are padded to the largest one (the padded atoms get
-A_ii = 1, no border and χ = 0, hence q = 0) and solved together by one batched
-``torch.linalg.solve``: O(n³) per structure, fine to a few thousand atoms. The Coulomb matrices
-of clusters are computed for the whole batch at once; periodic cells take the Ewald matrix.
+Batches: the Coulomb matrices come in minnp's one batched layout (B, n_max, n_max)
+(:func:`~.coulomb.padded_coulomb_matrices`); the padded slots get A_kk = 1, no border and χ = 0,
+hence q = 0, and every structure is solved by one batched ``torch.linalg.solve``: O(n³) per
+structure, fine to a few thousand atoms.
 
 Units eV, Å, e; K_E = 14.399645478425667 eV·Å (:mod:`.direct`).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Mapping
 
 import numpy as np
@@ -54,10 +55,13 @@ from ase import Atoms
 from ase.data import chemical_symbols
 
 from minnp.batch import Batch, atoms_to_batch
-from minnp.electrostatics.direct import K_E
-from minnp.electrostatics.ewald import check_charges_and_sigma, coulomb_matrices, per_atom, periodic_structures
+from minnp.electrostatics.coulomb import matrix_potential, padded_coulomb_matrices, per_atom
+from minnp.electrostatics.direct import padded_layout
 
 Tensor = torch.Tensor
+
+__all__ = ["RAPPE_GODDARD", "QEq", "matrix_potential", "padded_coulomb_matrices", "qeq", "qeq_charges",
+           "qeq_energies", "solve_qeq"]
 
 # Rappé & Goddard's QEq parameters (J. Phys. Chem. 95, 3358 (1991), Table I): electronegativity
 # χ = (IP + EA)/2 (eV), idempotential J = IP - EA (eV) and covalent radius R (Å). Their J is the
@@ -86,59 +90,16 @@ RAPPE_GODDARD = {
 # ---------------------------------------------------------------------------------------------
 
 
-def _layout(batch: Batch) -> tuple[Tensor, Tensor]:
-    """Each atom's slot in its structure, (N,), and which slots of (B, n_max) hold real atoms."""
-    slot = torch.arange(len(batch.batch), device=batch.device) - batch.ptr[batch.batch]  # (N,)
-    real = torch.zeros(batch.n_structures, int(batch.n_atoms.max()), dtype=torch.bool, device=batch.device)
-    real[batch.batch, slot] = True
-    return slot, real
-
-
-def padded_coulomb_matrices(batch: Batch, sigma: Tensor, accuracy: float = 1e-8,
-                            eta: float | None = None) -> Tensor:
-    """The Coulomb matrix M of every structure, zero-padded to the largest: (B, n_max, n_max), eV/e².
-
-    Gaussian charges of widths ``sigma`` (N,), Å. Clusters (pbc all False) are computed all at
-    once, M_ij = K_E erf(r_ij/(√2γ_ij))/r_ij and M_ii = K_E/(σ_i√π) (the formula of
-    :func:`~.direct.direct_matrix` with a batch dimension); periodic cells take the Ewald matrix
-    of :func:`~.ewald.coulomb_matrices`. Differentiable in positions, cell and sigma.
-    """
-    if sigma is None:
-        raise ValueError("charge equilibration needs Gaussian charges: give sigma, one width per atom (Å)")
-    _, sigma = check_charges_and_sigma(batch, None, sigma)  # shape, NaN, sigma > 0
-    slot, real = _layout(batch)
-    if periodic_structures(batch).any():
-        n_max = real.shape[1]
-        matrices = coulomb_matrices(batch, sigma, accuracy, eta)
-        return torch.stack([torch.nn.functional.pad(m, (0, n_max - len(m), 0, n_max - len(m))) for m in matrices])
-    x = batch.positions.new_zeros(*real.shape, 3).index_put((batch.batch, slot), batch.positions)  # (B, n, 3)
-    s = batch.positions.new_ones(real.shape).index_put((batch.batch, slot), sigma)  # (B, n)
-    pair = real[:, :, None] & real[:, None, :]  # (B, n, n) both atoms real
-    eye = torch.eye(real.shape[1], dtype=torch.bool, device=batch.device)
-    # 1 added where r would be 0 (diagonal, padding) keeps sqrt and its gradient finite there
-    r = torch.sqrt(((x[:, None, :, :] - x[:, :, None, :]) ** 2).sum(-1) + (eye | ~pair))  # (B, n, n)
-    gamma = torch.sqrt(s[:, :, None] ** 2 + s[:, None, :] ** 2)  # (B, n, n)
-    kernel = torch.erf(r / (math.sqrt(2) * gamma)) / r
-    self_term = torch.diag_embed(1.0 / (s * math.sqrt(math.pi)))  # (B, n, n)
-    return K_E * torch.where(pair, torch.where(eye, self_term, kernel), 0.0)
-
-
 def solve_qeq(matrices: Tensor, chi: Tensor, hardness: Tensor, batch: Batch) -> tuple[Tensor, Tensor]:
     """Solve the bordered Qeq system of every structure at once: charges (N,) and μ (B,).
 
     ``matrices``: the padded Coulomb matrices M (B, n_max, n_max) in eV/e² of
-    :func:`padded_coulomb_matrices`; ``chi`` (N,) in eV/e; ``hardness`` (N,) in eV/e², ≥ 0.
-    The total charges come from ``batch.total_charge``. Differentiable in everything; μ is the
-    equalised electronegativity (eV/e), the same for every atom of a structure.
+    :func:`~.coulomb.padded_coulomb_matrices`; ``chi`` (N,) in eV/e; ``hardness`` (N,) in eV/e²,
+    ≥ 0. The total charges come from ``batch.total_charge``. Differentiable in everything; μ is
+    the equalised electronegativity (eV/e), the same for every atom of a structure.
     """
-    n = len(batch.batch)
-    if chi.shape != (n,) or hardness.shape != (n,):
-        raise ValueError(f"chi and hardness need one value per atom, shape ({n},), "
-                         f"got {tuple(chi.shape)} and {tuple(hardness.shape)}")
-    if (hardness.detach() < 0).any():
-        raise ValueError("hardness must be ≥ 0 (a negative J can make Qeq unbounded: charges run away); "
-                         "in a model keep it positive with softplus or a square")
-    slot, real = _layout(batch)
+    _check_qeq_input(chi, hardness, batch)
+    slot, real = padded_layout(batch)
     n_structures, n_max = real.shape
     dtype = matrices.dtype
     # A = M + diag(J); a padded slot gets A_kk = 1 and no border, so it decouples with q = 0
@@ -153,16 +114,53 @@ def solve_qeq(matrices: Tensor, chi: Tensor, hardness: Tensor, batch: Batch) -> 
     rhs = torch.zeros(n_structures, n_max + 1, dtype=dtype, device=matrices.device)
     rhs = rhs.index_put((batch.batch, slot), -chi.to(dtype))
     rhs[:, n_max] = batch.total_charge.to(dtype)
-    solution = torch.linalg.solve(system, rhs)  # (B, n_max + 1): [q; λ]
+    solution, info = torch.linalg.solve_ex(system, rhs)  # (B, n_max + 1): [q; λ]
+    _check_solution(system, solution, info)
     return solution[batch.batch, slot], -solution[:, n_max]
 
 
-def matrix_potential(matrices: Tensor, charges: Tensor, batch: Batch) -> Tensor:
-    """The electrostatic potential φ = M q at every atom, (N,) in V, from the padded matrices."""
-    slot, real = _layout(batch)
-    q = charges.new_zeros(real.shape).index_put((batch.batch, slot), charges)  # (B, n_max)
-    phi = torch.einsum("bij,bj->bi", matrices, q)  # (B, n_max)
-    return phi[batch.batch, slot]
+# the bordered system counts as singular when its LU pivots fail, or when its condition number
+# (estimated in the 1-norm from the solve itself) says fewer than ~4 digits of q are left
+SINGULAR_CONDITION = 1e12
+
+
+def _check_qeq_input(chi: Tensor, hardness: Tensor, batch: Batch) -> None:
+    """Shapes and finite values of χ, J and the total charges, in the words a learner needs."""
+    n = len(batch.batch)
+    if chi.shape != (n,) or hardness.shape != (n,):
+        raise ValueError(f"chi and hardness need one value per atom, shape ({n},), "
+                         f"got {tuple(chi.shape)} and {tuple(hardness.shape)}")
+    for name, values in (("chi (electronegativity)", chi), ("hardness", hardness)):
+        bad = torch.nonzero(~torch.isfinite(values.detach())).flatten()
+        if len(bad):
+            raise ValueError(f"{name} is NaN or inf at atoms {bad[:10].tolist()}; give finite numbers "
+                             "(in a model: the network's outputs diverged, try a smaller learning rate)")
+    bad = torch.nonzero(~torch.isfinite(batch.total_charge)).flatten()
+    if len(bad):
+        raise ValueError(f"the total charge of structure(s) {bad[:10].tolist()} is "
+                         f"{batch.total_charge[bad[0]].item()}; set atoms.info['charge'] to a number (e)")
+    if (hardness.detach() < 0).any():
+        raise ValueError("hardness must be ≥ 0 (a negative J can make Qeq unbounded: charges run away); "
+                         "in a model keep it positive with softplus or a square")
+
+
+def _check_solution(system: Tensor, solution: Tensor, info: Tensor) -> None:
+    """One clear error for an exactly or nearly singular Qeq system (no NaN, no noise)."""
+    with torch.no_grad():
+        norm = torch.linalg.matrix_norm(system, ord=1)  # (B,)
+        # ‖A⁻¹‖₁ ≥ ‖x‖₁/‖b‖₁ for any solve: a cheap lower bound of the condition number
+        rhs = torch.linalg.vector_norm(system @ solution[..., None], ord=1, dim=(1, 2))
+        inverse = torch.linalg.vector_norm(solution, ord=1, dim=1) / rhs.clamp_min(torch.finfo(rhs.dtype).tiny)
+        condition = norm * inverse  # (B,)
+        bad = (info != 0) | ~torch.isfinite(solution).all(dim=1) | (condition > SINGULAR_CONDITION)
+    if bad.any():
+        b = int(torch.nonzero(bad)[0])
+        raise ValueError(
+            f"the charge-equilibration system of structure {b} is singular (condition number "
+            f"{float(condition[b]):.1e}): the charges are not determined. This happens when the hardness J is "
+            "0 (or tiny) and the Gaussian widths sigma are large compared with the distances between the "
+            "atoms, so that every way of sharing the charge costs the same energy, or when two atoms sit "
+            "at the same place; give every element a hardness J > 0 (e.g. Rappé-Goddard's) or smaller sigma")
 
 
 def qeq_charges(batch: Batch, chi: Tensor, hardness: Tensor, sigma: Tensor, accuracy: float = 1e-8,
@@ -171,21 +169,30 @@ def qeq_charges(batch: Batch, chi: Tensor, hardness: Tensor, sigma: Tensor, accu
 
     ``chi`` (N,) eV/e, ``hardness`` (N,) eV/e², ``sigma`` (N,) Gaussian widths in Å; each
     structure's total charge is ``batch.total_charge``. Periodic structures use the Ewald
-    matrix (``accuracy``, ``eta`` as in :func:`~.ewald.coulomb_matrices`). Differentiable in
+    matrix (``accuracy``, ``eta`` as in :func:`~.coulomb.coulomb_matrices`). Differentiable in
     positions, cell, χ and J: forces through the solve come from autograd.
     """
-    matrices = padded_coulomb_matrices(batch, sigma, accuracy, eta)
-    return solve_qeq(matrices, chi, hardness, batch)[0]
+    return solve_qeq(_matrices(batch, sigma, accuracy, eta), chi, hardness, batch)[0]
 
 
 def qeq_energies(batch: Batch, charges: Tensor, chi: Tensor, hardness: Tensor, sigma: Tensor,
-                 accuracy: float = 1e-8) -> Tensor:
+                 accuracy: float = 1e-8, matrices: Tensor | None = None) -> Tensor:
     """Per-atom charge-equilibration energies (N,) in eV, E_i = ½ q_i (Mq)_i + χ_i q_i + ½ J_i q_i².
 
     Summed over a structure this is E_Qeq(q); at the Qeq charges it is the Qeq model's energy.
+    ``matrices``: the padded Coulomb matrices when already computed (else from ``sigma``).
     """
-    phi = matrix_potential(padded_coulomb_matrices(batch, sigma, accuracy), charges, batch)  # (N,) V
+    if matrices is None:
+        matrices = _matrices(batch, sigma, accuracy)
+    phi = matrix_potential(matrices, charges, batch)  # (N,) V
     return 0.5 * charges * phi + chi * charges + 0.5 * hardness * charges**2
+
+
+def _matrices(batch: Batch, sigma: Tensor, accuracy: float, eta: float | None = None) -> Tensor:
+    """The padded Coulomb matrices of Gaussian charges (B, n_max, n_max), eV/e²."""
+    if sigma is None:
+        raise ValueError("charge equilibration needs Gaussian charges: give sigma, one width per atom (Å)")
+    return padded_coulomb_matrices(batch, sigma, accuracy, eta)
 
 
 class QEq(torch.nn.Module):
@@ -220,10 +227,9 @@ class QEq(torch.nn.Module):
 
     def forward(self, batch: Batch) -> Tensor:
         chi, hardness, sigma = self.per_atom(batch)
-        matrices = padded_coulomb_matrices(batch, sigma, self.accuracy)
+        matrices = _matrices(batch, sigma, self.accuracy)  # (B, n_max, n_max), once for solve and energy
         q = solve_qeq(matrices, chi, hardness, batch)[0]
-        phi = matrix_potential(matrices, q, batch)  # (N,)
-        return 0.5 * q * phi + chi * q + 0.5 * hardness * q**2
+        return qeq_energies(batch, q, chi, hardness, sigma, matrices=matrices)
 
 
 # ---------------------------------------------------------------------------------------------
