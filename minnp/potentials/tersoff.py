@@ -43,8 +43,9 @@ from typing import NamedTuple, Sequence
 
 import torch
 
-from minnp.batch import Batch, atomic_numbers, check_species
+from minnp.batch import Batch, atomic_numbers, species_index
 from minnp.neighbors import Neighbors, neighbor_triples
+from minnp.potentials.potential_file import PotentialFile
 
 Tensor = torch.Tensor
 
@@ -157,15 +158,12 @@ def read_lammps_entries(path) -> dict[tuple[str, str, str], TersoffEntry]:
     ``#`` starts a comment; an entry may continue over several lines (17 tokens in all).
     Errors name the file and the line.
     """
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Tersoff file {str(path)!r} not found")
+    file = PotentialFile(path, "Tersoff")
     entries: dict[tuple[str, str, str], TersoffEntry] = {}
     tokens: list[str] = []
     start = 0
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines, start=1):
-        words = line.split("#", 1)[0].split()
+    for number in range(1, len(file.lines) + 1):
+        words = file.line_words(number)
         if not words:
             continue
         if not tokens:
@@ -173,16 +171,13 @@ def read_lammps_entries(path) -> dict[tuple[str, str, str], TersoffEntry]:
         tokens += words
         if len(tokens) < 17:
             continue
-        where = f"{path.name}, line {start}" + (f"-{number}" if number != start else "")
+        where = f"{file.path.name}, line {start}" + (f"-{number}" if number != start else "")
         if len(tokens) > 17:
             raise ValueError(f"{where}: entry has {len(tokens)} values, expected 17 "
                              f"(e1 e2 e3 {' '.join(FIELDS)})")
         names = tuple(tokens[:3])
-        try:
-            values = [float(t) for t in tokens[3:]]
-        except ValueError:
-            bad = next(t for t in tokens[3:] if not _is_number(t))
-            raise ValueError(f"{where}: {bad!r} is not a number (entry {' '.join(names)})") from None
+        values = [file.value(t, "f", f"{name} of entry {' '.join(names)}", number)
+                  for t, name in zip(tokens[3:], FIELDS)]
         entry = TersoffEntry(*values)
         _check_entry(entry, where)
         if names in entries:
@@ -190,19 +185,11 @@ def read_lammps_entries(path) -> dict[tuple[str, str, str], TersoffEntry]:
         entries[names] = entry
         tokens = []
     if tokens:
-        raise ValueError(f"{path.name}, line {start}: file ends inside an entry "
+        raise ValueError(f"{file.path.name}, line {start}: file ends inside an entry "
                          f"({len(tokens)} of 17 values)")
     if not entries:
-        raise ValueError(f"{path.name}: no Tersoff entries found")
+        raise ValueError(f"{file.path.name}: no Tersoff entries found")
     return entries
-
-
-def _is_number(token: str) -> bool:
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
 
 
 def _check_entry(e: TersoffEntry, where: str) -> None:
@@ -247,13 +234,14 @@ class Tersoff(torch.nn.Module):
                         raise ValueError(f"no Tersoff entry for the triple {ea} {eb} {ec}: a potential for "
                                          f"{self.species} needs all {n_el ** 3} triples")
                     table[a, b, c] = torch.tensor(entries[ea, eb, ec], dtype=torch.float64)
+        if not torch.isfinite(table).all():
+            bad = [" ".join(key) for key, value in entries.items() if not all(map(math.isfinite, value))]
+            raise ValueError(f"the Tersoff entries for {', '.join(bad)} hold non-finite values (nan or inf); "
+                             "every parameter must be a finite number")
         self.entries = {key: TersoffEntry(*map(float, value)) for key, value in entries.items()
                         if all(e in self.species for e in key)}
         self.numbers = numbers
         self.register_buffer("table", table)  # (n_el, n_el, n_el, 14): entry i-j-k
-        type_of = torch.full((119,), -1, dtype=torch.long)
-        type_of[numbers] = torch.arange(n_el)
-        self.register_buffer("type_of", type_of)  # atomic number -> row of the table
         cut = table[..., COLUMN["R"]] + table[..., COLUMN["D"]]  # (n_el, n_el, n_el)
         self.r_cut = float(cut.max())
         # a pair i-k can matter as a bond (entries i-k-k and, for the repulsion, k-i-i) or as
@@ -301,8 +289,8 @@ class Tersoff(torch.nn.Module):
         return cls(symbols, {tuple(to_symbol[n] for n in t): entries[t] for t in _triples(elements)})
 
     def forward(self, batch: Batch) -> Tensor:
-        check_species(batch.numbers, self.numbers, "this Tersoff potential")
-        t = self.type_of[batch.numbers]  # (N,) element of each atom
+        t = species_index(batch.numbers, self.numbers, "this Tersoff potential")  # (N,) row of each atom
+        table = self.table.to(batch.dtype)  # the energy follows the batch's dtype
         nbrs = batch.neighbors(self.r_cut)
         with torch.no_grad():  # keep only pairs some entry can use: fewer triples
             useful = nbrs.vectors(batch).norm(dim=1) < self.pair_cut[t[nbrs.i], t[nbrs.j]]
@@ -312,13 +300,13 @@ class Tersoff(torch.nn.Module):
         r = r_vec.norm(dim=1)  # (P,)
 
         # two-body parameters of each bond i-j: entry i-j-j
-        bond = self.table[ti, tj, tj]  # (P, 14)
+        bond = table[ti, tj, tj]  # (P, 14)
         R, D = bond[:, COLUMN["R"]], bond[:, COLUMN["D"]]
         is_bond = r < R + D  # (P,)
 
         # ζ_ij: every other neighbour k of i, with the parameters of entry i-j-k
         p, q = neighbor_triples(nbrs, batch.positions.shape[0])  # (T,) bonds i-j and i-k
-        triple = self.table[ti[p], tj[p], tj[q]]  # (T, 14)
+        triple = table[ti[p], tj[p], tj[q]]  # (T, 14)
         keep = is_bond[p] & (r[q] < triple[:, COLUMN["R"]] + triple[:, COLUMN["D"]])
         p, q, triple = p[keep], q[keep], triple[keep]
         col = {name: triple[:, k] for name, k in COLUMN.items()}
@@ -333,7 +321,7 @@ class Tersoff(torch.nn.Module):
         b = bond_order(zeta, bond[:, COLUMN["beta"]], bond[:, COLUMN["n"]])  # (P,)
         attraction = cutoff_function(r, R, D) * b * bond[:, COLUMN["B"]] * torch.exp(-bond[:, COLUMN["lambda2"]] * r)
 
-        rep = self.table[self._repulsion_entry(batch, nbrs, ti, tj)]  # (P, 14)
+        rep = table[self._repulsion_entry(batch, nbrs, ti, tj)]  # (P, 14)
         R, D = rep[:, COLUMN["R"]], rep[:, COLUMN["D"]]
         repulsion = cutoff_function(r, R, D) * rep[:, COLUMN["A"]] * torch.exp(-rep[:, COLUMN["lambda1"]] * r)
 
