@@ -16,6 +16,7 @@ from ase import Atoms
 from ase.build import bulk
 from scipy import integrate, special
 
+from conftest import finite_difference_forces, peer
 from minnp import Calculator, atoms_to_batch, compute
 from minnp.electrostatics import (
     K_E,
@@ -30,6 +31,7 @@ from minnp.electrostatics import (
     gaussian_self_energy,
     half_kvectors,
 )
+from minnp.electrostatics.ewald import real_space_pairs
 
 
 def random_cell(rng, n: int, charged: bool = False, length: float = 7.0,
@@ -170,9 +172,8 @@ def test_gaussian_charges_become_point_charges_as_sigma_shrinks():
 
 @pytest.mark.parametrize("charged", [False, True])
 def test_matches_pymatgen_energy_and_forces(charged):
-    pytest.importorskip("pymatgen")
-    from pymatgen.analysis.ewald import EwaldSummation
-    from pymatgen.io.ase import AseAtomsAdaptor
+    EwaldSummation = peer("pymatgen.analysis.ewald").EwaldSummation
+    AseAtomsAdaptor = peer("pymatgen.io.ase").AseAtomsAdaptor
 
     rng = np.random.default_rng(4)
     for _ in range(3):
@@ -187,9 +188,8 @@ def test_matches_pymatgen_energy_and_forces(charged):
 
 
 def test_wurtzite_madelung_constant_matches_pymatgen():
-    pytest.importorskip("pymatgen")
-    from pymatgen.analysis.ewald import EwaldSummation
-    from pymatgen.io.ase import AseAtomsAdaptor
+    EwaldSummation = peer("pymatgen.analysis.ewald").EwaldSummation
+    AseAtomsAdaptor = peer("pymatgen.io.ase").AseAtomsAdaptor
 
     atoms, q, *_ = MADELUNG["wurtzite"]
     structure = AseAtomsAdaptor.get_structure(atoms)
@@ -199,7 +199,7 @@ def test_wurtzite_madelung_constant_matches_pymatgen():
 
 
 def torchpme_neighbors(atoms, r_cut):
-    import vesin
+    vesin = peer("vesin")
 
     i, j, shift = vesin.NeighborList(cutoff=r_cut, full_list=False).compute(
         atoms.positions, atoms.cell.array, True, "ijS")
@@ -211,7 +211,7 @@ def torchpme_neighbors(atoms, r_cut):
 
 
 def test_potential_and_matrix_match_torchpme_ewald():
-    torchpme = pytest.importorskip("torchpme")
+    torchpme = peer("torchpme")
     rng = np.random.default_rng(5)
     eta = 1.5
     for _ in range(3):
@@ -230,7 +230,7 @@ def test_potential_and_matrix_match_torchpme_ewald():
 
 
 def test_pme_agrees_with_ewald_for_point_and_gaussian_charges():
-    pytest.importorskip("torchpme")
+    peer("torchpme")
     atoms = bulk("NaCl", "rocksalt", a=5.64, cubic=True).repeat(2)
     atoms.rattle(0.2, seed=1)
     q = np.array([1.0, -1.0] * (len(atoms) // 2)) * 0.8
@@ -280,19 +280,15 @@ def test_direct_sum_of_two_gaussians_is_erf_over_r_plus_self_energies():
 # ---------------------------------------------------------------------------------------------
 
 
-def finite_difference_forces(batch, q, sigma, h=1e-3):
-    """Fourth-order central differences of the energy (the neighbour list is shared)."""
-    x0 = batch.positions.detach()
-    forces = torch.zeros_like(x0)
-    for a in range(x0.shape[0]):
-        for d in range(3):
-            e = []
-            for step in (-2, -1, 1, 2):
-                x = x0.clone()
-                x[a, d] += step * h
-                e.append(float(coulomb_energies(batch.replace(positions=x), q, sigma).sum()))
-            forces[a, d] = -(e[0] - 8 * e[1] + 8 * e[2] - e[3]) / (12 * h)
-    return forces.numpy()
+class FixedCharges(torch.nn.Module):
+    """Given charges (and widths) per atom as an energy module, for conftest's finite differences."""
+
+    def __init__(self, q, sigma=None):
+        super().__init__()
+        self.q, self.sigma = torch.as_tensor(q), sigma
+
+    def forward(self, batch):
+        return coulomb_energies(batch, self.q, self.sigma)
 
 
 @pytest.mark.parametrize("case", ["periodic", "charged periodic gaussian", "cluster", "cluster gaussian"])
@@ -303,9 +299,8 @@ def test_forces_match_finite_differences(case):
     else:
         atoms, q = random_cell(rng, 5, charged="charged" in case, length=5.0)
     sigma = torch.tensor(rng.uniform(0.6, 1.0, 5)) if "gaussian" in case else None
-    batch = atoms_to_batch(atoms)
     _, forces = energy_and_forces(atoms, q, sigma)
-    fd = finite_difference_forces(batch, torch.tensor(q), sigma)
+    fd = finite_difference_forces(FixedCharges(q, sigma), atoms)
     assert np.abs(forces - fd).max() < 1e-7  # eV/Å
 
 
@@ -379,6 +374,25 @@ def test_matrix_gives_energy_and_potential_for_every_structure_of_a_batch(gaussi
         assert abs(alone - per_structure[s]) < 1e-8 * abs(alone) + 1e-12
 
 
+def test_each_structure_of_a_batch_keeps_its_own_real_space_cutoff():
+    # a 60 Å box needs a wide splitting (η ~ 14 Å, r_cut ~ 82 Å); with one cutoff for the batch the
+    # 2-atom rock-salt cell beside it would sum 296,202 pairs instead of its own 36
+    small = bulk("NaCl", "rocksalt", a=5.64)
+    box = Atoms("NaCl", positions=[(10, 10, 10), (40, 35, 30)], cell=[60.0] * 3, pbc=True)
+    batch = atoms_to_batch([small, box])
+    params = ewald_parameters(batch)
+    alone = [ewald_parameters(atoms_to_batch(a)) for a in (small, box)]
+    assert params.r_cut == [p.r_cut[0] for p in alone] and params.eta == [p.eta[0] for p in alone]
+    pairs = real_space_pairs(batch, params)
+    in_small = int((batch.batch[pairs.i] == 0).sum())
+    assert in_small == len(real_space_pairs(atoms_to_batch(small), alone[0])) == 36
+    assert len(pairs) < 100
+    q = torch.tensor([1.0, -1.0, 0.5, -0.5], dtype=torch.float64)
+    energies = coulomb_energies(batch, q, per_atom=False)
+    assert abs(energies[0] - coulomb_energy(small, [1.0, -1.0])) < 1e-12
+    assert abs(energies[1] - coulomb_energy(box, [0.5, -0.5])) < 1e-12
+
+
 def test_energy_gradient_with_respect_to_charges_is_the_potential():
     # charges from a network or from Qeq carry gradients: dE/dq_i = φ_i = (M q)_i
     rng = np.random.default_rng(13)
@@ -430,7 +444,8 @@ def test_parameters_follow_the_requested_accuracy():
     p = ewald_parameters(batch, accuracy=1e-8, eta=1.5)
     s = math.sqrt(-math.log(1e-8))
     assert p.eta == [1.5]
-    assert math.isclose(p.r_cut[0], s * math.sqrt(2) * 1.5) and math.isclose(p.k_cut[0], math.sqrt(2) * s / 1.5)
+    assert math.isclose(p.r_cut[0], s * math.sqrt(2) * 1.5)
+    assert math.isclose(p.k_cut[0], math.sqrt(2) * s / 1.5)
     wide = ewald_parameters(batch, accuracy=1e-8, eta=0.5, sigma=torch.full((len(atoms),), 2.0))
     assert math.isclose(wide.r_cut[0], s * math.sqrt(2) * math.sqrt(2) * 2.0)  # covers √2 γ_max
     q = [1, -1] * 4
@@ -467,6 +482,20 @@ def test_bad_input_gets_a_clear_error():
         coulomb_energy(atoms, [1.0, -1.0], method="p3m")
     with pytest.raises(ValueError, match="accuracy"):
         coulomb_energy(atoms, [1.0, -1.0], accuracy=2.0)
+
+
+@pytest.mark.parametrize("pbc", [False, True])
+@pytest.mark.parametrize("gaussian", [False, True])
+def test_two_atoms_at_the_same_position_get_a_clear_error(pbc, gaussian):
+    # 1/0 (point) or 0/0 (Gaussian kernel): an error naming the atoms, never -inf or NaN;
+    # raw tensors, so the check of atoms_to_batch is bypassed
+    batch = atoms_to_batch(Atoms("Na3", positions=[(0, 0, 0), (1, 1, 1), (2, 0, 0)], cell=[6.0] * 3, pbc=pbc))
+    moved = batch.replace(positions=batch.positions * torch.tensor([[1.0], [1.0], [0.0]]).double())
+    sigma = torch.full((3,), 0.8, dtype=torch.float64) if gaussian else None
+    with pytest.raises(ValueError, match="atoms 0 and 2 of structure 0 are at the same position.*remove"):
+        coulomb_energies(moved, torch.tensor([1.0, -0.5, -0.5]), sigma)
+    with pytest.raises(ValueError, match="same position"):
+        coulomb_matrices(moved, sigma)
 
 
 @pytest.mark.parametrize("lattice, madelung", [("sc", 2.8372974794806 / 2 * (3 / (4 * math.pi)) ** (1 / 3)),

@@ -15,6 +15,7 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
+from conftest import finite_difference_forces
 from minnp import Calculator, atoms_to_batch, compute
 from minnp.electrostatics import K_E, coulomb_matrices
 from minnp.electrostatics.qeq import (QEq, matrix_potential, padded_coulomb_matrices, qeq, qeq_charges, qeq_energies,
@@ -143,16 +144,7 @@ def test_qeq_forces_match_finite_differences(rng):
     atoms = ionic_cluster(rng, 3, charge=1.0)
     model = QEq(CHI, HARDNESS, SIGMA)
     forces = compute(model, atoms_to_batch(atoms))["forces"].numpy()
-    h, fd = 1e-5, np.zeros_like(forces)
-    for i in range(len(atoms)):
-        for a in range(3):
-            energies = []
-            for step in (h, -h):
-                moved = atoms.copy()
-                moved.positions[i, a] += step
-                energies.append(float(compute(model, atoms_to_batch(moved), forces=False)["energy"][0]))
-            fd[i, a] = -(energies[0] - energies[1]) / (2 * h)
-    np.testing.assert_allclose(forces, fd, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(forces, finite_difference_forces(model, atoms), rtol=0, atol=1e-7)
 
 
 def _energy_and_forces(batch, energy_of_charges, detach: bool):
@@ -180,25 +172,25 @@ def test_qeq_energy_forces_are_the_same_with_charges_detached(rng):
     assert np.abs(attached).max() > 0.1
 
 
+def e_short(b, q):
+    """A smooth energy of the positions and the charges, like a 4G network's short-range part."""
+    spread = ((b.positions - b.positions.mean(dim=0)) ** 2).sum(dim=1)  # (N,) Å²
+    return 2.0 * q**2 + 0.5 * q**3 + 0.05 * spread * (1 + q)
+
+
+class ShortRangeOfQeqCharges(torch.nn.Module):
+    """E_short(x, q(x)) with the Qeq charges q(x) as an energy module (for finite differences)."""
+
+    def forward(self, b):
+        return e_short(b, qeq_charges(b, per_atom(b, CHI), per_atom(b, HARDNESS), per_atom(b, SIGMA)))
+
+
 def test_detaching_charges_gives_wrong_forces_for_a_short_range_energy_of_q(rng):
     """E_short(q) is not stationary in q: forces need ∂q/∂x, and detaching q is a caught bug."""
     atoms = ionic_cluster(rng, 3, 1.0)
-
-    def e_short(b, q):  # a smooth energy of the positions and the charges, like a 4G network's
-        spread = ((b.positions - b.positions.mean(dim=0)) ** 2).sum(dim=1)  # (N,) Å²
-        return 2.0 * q**2 + 0.5 * q**3 + 0.05 * spread * (1 + q)
-
     _, right = _energy_and_forces(atoms_to_batch(atoms), e_short, detach=False)
     _, wrong = _energy_and_forces(atoms_to_batch(atoms), e_short, detach=True)
-    h, fd = 1e-5, np.zeros_like(right)
-    for i in range(len(atoms)):
-        for a in range(3):
-            energies = []
-            for step in (h, -h):
-                moved = atoms.copy()
-                moved.positions[i, a] += step
-                energies.append(_energy_and_forces(atoms_to_batch(moved), e_short, detach=False)[0])
-            fd[i, a] = -(energies[0] - energies[1]) / (2 * h)
+    fd = finite_difference_forces(ShortRangeOfQeqCharges(), atoms)
     np.testing.assert_allclose(right, fd, rtol=0, atol=1e-7)
     assert np.abs(wrong - fd).max() > 0.1 * np.abs(fd).max()  # the bug: ∂q/∂x left out
 
@@ -267,6 +259,38 @@ def test_bad_input_gets_a_clear_error():
         qeq(water, CHI, HARDNESS, 0.0)
     with pytest.raises(ValueError, match="2 values for 3 atoms"):
         qeq(water, [1.0, 2.0], HARDNESS, SIGMA)
+
+
+def test_nan_total_charge_or_electronegativity_gets_a_clear_error():
+    water = molecule("H2O")
+    with pytest.raises(ValueError, match=r"structure\(s\) \[0\] is nan; set atoms.info\['charge'\]"):
+        qeq(water, CHI, HARDNESS, SIGMA, total_charge=float("nan"))
+    with pytest.raises(ValueError, match="chi of 'O' is nan; give a finite number"):  # not "no value for O"
+        qeq(water, {**CHI, "O": float("nan")}, HARDNESS, SIGMA)
+    with pytest.raises(ValueError, match=r"hardness contain NaN or inf at atoms \[2\]; give finite numbers"):
+        qeq(water, CHI, [1.0, 2.0, float("inf")], SIGMA)
+    # the tensor level (a 4G network whose electronegativities diverged)
+    batch = atoms_to_batch(water)
+    matrices = padded_coulomb_matrices(batch, per_atom(batch, SIGMA))
+    chi = per_atom(batch, CHI)
+    chi[1] = float("nan")
+    with pytest.raises(ValueError, match=r"chi \(electronegativity\) is NaN or inf at atoms \[1\]"):
+        solve_qeq(matrices, chi, per_atom(batch, HARDNESS), batch)
+
+
+@pytest.mark.parametrize("sigma", [1e5, 1e10])  # nearly singular in floating point, and exactly
+def test_singular_system_gets_one_clear_error(sigma):
+    # J = 0 and widths far beyond the distances: every charge distribution costs the same energy
+    pair = Atoms("NaCl", positions=[[0, 0, 0], [2.4, 0, 0]])
+    with pytest.raises(ValueError, match="system of structure 0 is singular.*hardness J > 0.*smaller sigma"):
+        qeq(pair, CHI, 0.0, sigma)
+
+
+def test_exactly_singular_matrix_gets_the_same_error_not_nan():
+    batch = atoms_to_batch(Atoms("NaCl", positions=[[0, 0, 0], [2.4, 0, 0]]))
+    zero = torch.zeros(1, 2, 2, dtype=torch.float64)  # A = 0: the bordered system has rank 2 of 3
+    with pytest.raises(ValueError, match="singular"):
+        solve_qeq(zero, per_atom(batch, CHI), torch.zeros(2, dtype=torch.float64), batch)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

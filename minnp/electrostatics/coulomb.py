@@ -102,7 +102,8 @@ def _cluster_potential(batch: Batch, charges: Tensor, sigma: Tensor | None, clus
     phi = torch.einsum("bij,bj->bi", matrices, q)  # (C, n_c)
     row = torch.cumsum(clusters, 0) - 1  # (B,) each cluster's row among the C
     in_cluster = clusters[batch.batch]  # (N,)
-    return torch.zeros_like(charges).index_put((in_cluster,), phi[row[batch.batch[in_cluster]], slot[in_cluster]])
+    values = phi[row[batch.batch[in_cluster]], slot[in_cluster]]  # (N_c,)
+    return torch.zeros_like(charges).index_put((in_cluster,), values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +244,8 @@ def per_atom(batch: Batch, values, name: str) -> Tensor | None:
     if isinstance(values, Mapping):  # a lookup table indexed by atomic number
         for symbol, value in values.items():
             if not math.isfinite(float(value)):
-                raise ValueError(f"{name} of {symbol!r} is {float(value)}; give a finite number for every element")
+                raise ValueError(f"{name} of {symbol!r} is {float(value)}; "
+                                 "give a finite number for every element")
         numbers = atomic_numbers(list(values))
         table = torch.zeros(len(chemical_symbols), **kw)
         table[numbers] = torch.tensor([float(v) for v in values.values()], **kw)

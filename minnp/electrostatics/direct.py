@@ -148,5 +148,6 @@ def check_distinct(r: Tensor, pairs: Tensor) -> None:
     close = pairs & (r.detach() < 1e-8)
     if close.any():
         b, i, j = torch.nonzero(close)[0].tolist()
-        raise ValueError(f"atoms {i} and {j} of structure {b} are at the same position (r = "
-                         f"{float(r[b, i, j]):.1g} Å): their Coulomb energy is undefined; remove the duplicate atom")
+        distance = float(r[b, i, j])
+        raise ValueError(f"atoms {i} and {j} of structure {b} are at the same position (r = {distance:.1g} Å): "
+                         "their Coulomb energy is undefined; remove the duplicate atom")

@@ -122,8 +122,8 @@ def ewald_parameters(batch: Batch, accuracy: float = 1e-8, sigma: Tensor | None 
     n_atoms = batch.n_atoms.tolist()
     sigma_max = [0.0] * batch.n_structures  # (B,) the widest Gaussian of each structure
     if sigma is not None:
-        widest = sigma.detach().new_zeros(batch.n_structures).scatter_reduce(0, batch.batch, sigma.detach(), "amax")
-        sigma_max = widest.tolist()
+        widest = sigma.detach().new_zeros(batch.n_structures)
+        sigma_max = widest.scatter_reduce(0, batch.batch, sigma.detach(), "amax").tolist()
     etas, k_cuts, r_cuts = [], [], []
     for b in range(batch.n_structures):
         if not periodic[b]:  # the direct sum takes it
@@ -139,7 +139,8 @@ def ewald_parameters(batch: Batch, accuracy: float = 1e-8, sigma: Tensor | None 
             eta_b = (volume[b] ** 2 / (COST_RATIO * n_atoms[b])) ** (1 / 6) / math.sqrt(2 * math.pi)
         etas.append(eta_b)
         k_cuts.append(math.sqrt(2) * s / eta_b if k_cut is None else float(k_cut))
-        r_cuts.append(s * math.sqrt(2) * max(eta_b, math.sqrt(2) * sigma_max[b]) if r_cut is None else float(r_cut))
+        widest = max(eta_b, math.sqrt(2) * sigma_max[b])  # the widest Gaussian kernel: η or γ_max
+        r_cuts.append(s * math.sqrt(2) * widest if r_cut is None else float(r_cut))
     return EwaldParameters(eta=etas, k_cut=k_cuts, r_cut=r_cuts)
 
 
@@ -212,10 +213,13 @@ def _real_space(batch: Batch, params: EwaldParameters, sigma: Tensor | None):
     nbrs = real_space_pairs(batch, params)
     i, j = nbrs.i, nbrs.j  # (P,)
     r = nbrs.vectors(batch).norm(dim=1)  # (P,)
-    if len(r) and bool(r.detach().min() < 1e-8):
+    if len(r) and bool(r.detach().min() < 1e-8):  # 1/0: two atoms on one site
         p = int(r.detach().argmin())
-        raise ValueError(f"atoms {int(i[p])} and {int(j[p])} of the batch are at the same position (or one is "
-                         "on the other's periodic image): their Coulomb energy is undefined; remove the duplicate")
+        b = int(batch.batch[i[p]])
+        a, c = int(i[p] - batch.ptr[b]), int(j[p] - batch.ptr[b])
+        raise ValueError(f"atoms {a} and {c} of structure {b} are at the same "
+                         "position (one may sit on the other's periodic image): their Coulomb energy is "
+                         "undefined; remove the duplicate atom")
     eta = torch.tensor(params.eta, dtype=r.dtype, device=r.device)[batch.batch[i]]  # (P,)
     kernel = screened_kernel(r, eta)
     if sigma is not None:  # Gaussian charges: [erfc(r/√2η) - erfc(r/√2γ)]/r = [erf(r/√2γ) - erf(r/√2η)]/r
@@ -283,7 +287,8 @@ def ewald_matrices(batch: Batch, sigma: Tensor | None, params: EwaldParameters) 
     n_max, ptr, n = real.shape[1], batch.ptr.tolist(), batch.n_atoms.tolist()
     i, j, kernel = _real_space(batch, params, sigma)
     s = batch.batch[i]  # (P,)
-    matrices = kernel.new_zeros(real.shape + (n_max,)).index_put((s, slot[i], slot[j]), kernel, accumulate=True)
+    matrices = kernel.new_zeros(real.shape + (n_max,))  # (B, n_max, n_max)
+    matrices = matrices.index_put((s, slot[i], slot[j]), kernel, accumulate=True)  # real space
     blocks = []  # per structure: reciprocal + self + background, (n_max, n_max)
     for b in range(batch.n_structures):
         if not params.periodic[b]:
@@ -308,7 +313,7 @@ def ewald_potential(batch: Batch, charges: Tensor, sigma: Tensor | None, params:
     torch-pme's particle-mesh Ewald.
     """
     i, j, kernel = _real_space(batch, params, sigma)
-    phi = charges.new_zeros(charges.shape).index_add(0, i, kernel * charges[j])  # full list: (i, j) and (j, i)
+    phi = torch.zeros_like(charges).index_add(0, i, kernel * charges[j])  # full list: (i, j) and (j, i)
     ptr = batch.ptr.tolist()
     parts = []  # per structure: reciprocal + self + background (zero for non-periodic ones)
     reciprocal = [charges.new_zeros(())] * batch.n_structures  # (B,)

@@ -26,11 +26,13 @@ the constraint:
 Its first rows say that every atom ends with the same electronegativity, the chemical potential
 μ = ∂E_Qeq/∂q_i = χ_i + (A q)_i = -λ: charge flows until no atom wants more. A is symmetric and
 positive definite (a Coulomb energy of Gaussian densities is positive, and J ≥ 0), so the
-system has one solution. In floating point it can still be (nearly) singular: with J = 0 and
-widths σ much larger than the distances every charge distribution costs the same energy, and
-:func:`solve_qeq` then stops with an error that says so instead of returning NaN or noise. Two atoms have it in closed form,
+system has one solution. Two atoms have it in closed form,
 
     q_1 = [Q_tot (A_22 - A_12) + χ_2 - χ_1] / (A_11 + A_22 - 2 A_12),   q_2 = Q_tot - q_1.
+
+In floating point the system can still be (nearly) singular: with J = 0 and widths σ much
+larger than the distances, every charge distribution costs the same energy (the denominator
+above vanishes), and :func:`solve_qeq` then stops with an error that says so, never NaN or noise.
 
 Gradients. ``torch.linalg.solve`` is differentiable, so ∂q/∂x (through M), ∂q/∂χ and ∂q/∂J
 come from autograd; nobody writes dq/dR by hand. E_Qeq itself is stationary in q, so its
@@ -150,15 +152,16 @@ def _check_solution(system: Tensor, solution: Tensor, info: Tensor) -> None:
         norm = torch.linalg.matrix_norm(system, ord=1)  # (B,)
         # ‖A⁻¹‖₁ ≥ ‖x‖₁/‖b‖₁ for any solve: a cheap lower bound of the condition number
         rhs = torch.linalg.vector_norm(system @ solution[..., None], ord=1, dim=(1, 2))
-        inverse = torch.linalg.vector_norm(solution, ord=1, dim=1) / rhs.clamp_min(torch.finfo(rhs.dtype).tiny)
+        rhs = rhs.clamp_min(torch.finfo(rhs.dtype).tiny)
+        inverse = torch.linalg.vector_norm(solution, ord=1, dim=1) / rhs
         condition = norm * inverse  # (B,)
         bad = (info != 0) | ~torch.isfinite(solution).all(dim=1) | (condition > SINGULAR_CONDITION)
     if bad.any():
         b = int(torch.nonzero(bad)[0])
         raise ValueError(
             f"the charge-equilibration system of structure {b} is singular (condition number "
-            f"{float(condition[b]):.1e}): the charges are not determined. This happens when the hardness J is "
-            "0 (or tiny) and the Gaussian widths sigma are large compared with the distances between the "
+            f"{float(condition[b]):.1e}): the charges are not determined. This happens when the hardness J "
+            "is 0 (or tiny) and the Gaussian widths sigma are large compared with the distances between the "
             "atoms, so that every way of sharing the charge costs the same energy, or when two atoms sit "
             "at the same place; give every element a hardness J > 0 (e.g. Rappé-Goddard's) or smaller sigma")
 
