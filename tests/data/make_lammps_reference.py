@@ -1,7 +1,7 @@
 """LAMMPS reference energies, forces and stresses for tests/test_eam.py and tests/test_tersoff.py.
 
 Run from the repository root: ``.venv/bin/python tests/data/make_lammps_reference.py``. It
-writes ``tests/data/lammps_reference.json``; the tests read that file, so they pass without
+adds the cases not yet in ``tests/data/lammps_reference.json`` (``--all`` recomputes every one); the tests read that file, so they pass without
 LAMMPS, and when ``import lammps`` works they also run every case live through
 :func:`lammps_compute` defined here.
 
@@ -126,13 +126,13 @@ def random_alloy(atoms: Atoms, symbols: list[str], seed: int) -> Atoms:
     return atoms
 
 
-def eam_structures(element: str, a: float) -> dict[str, Atoms]:
-    cubic = bulk(element, "fcc", a=a, cubic=True).repeat(2)  # 32 atoms, 2a = 7.23 Å for Cu
+def eam_structures(element: str, a: float, lattice: str = "fcc") -> dict[str, Atoms]:
+    cubic = bulk(element, lattice, a=a, cubic=True).repeat(2)  # fcc: 32 atoms, 2a = 7.23 Å for Cu
     return {
         "perfect": cubic,
         "rattled": rattled(cubic, 1),
         "strained_rattled": rattled(strained(cubic, 2), 3),
-        "primitive_strained": strained(bulk(element, "fcc", a=a), 4),  # 1 atom, cell << cutoff
+        "primitive_strained": strained(bulk(element, lattice, a=a), 4),  # 1 atom, cell << cutoff
     }
 
 
@@ -180,6 +180,12 @@ def cases() -> list[dict]:
     add(ZHOU_PREFIX + "Cu-Ag", "eam/alloy", ["Cu", "Ag"], ["Cu", "Ag"], alloy_structures(["Cu", "Ag"], 3.75))
     add("CuNi.eam.alloy", "eam/alloy", ["Cu", "Ni"], ["Cu", "Ni"], alloy_structures(["Cu", "Ni"], 3.58))
     add("Cu_u3.eam Ni_u3.eam", "eam", ["Cu", "Ni"], ["Cu", "Ni"], alloy_structures(["Cu", "Ni"], 3.58))
+    # Finnis-Sinclair: Mendelev's bcc Fe; Al-Fe, where the density an Al atom puts at an Fe atom
+    # differs from the one it puts at an Al atom; Ni-Al-H, where also rho_NiAl != rho_AlNi, so
+    # swapping the two elements of a density table would show
+    add("Fe_mm.eam.fs", "eam/fs", ["Fe"], ["Fe"], eam_structures("Fe", 2.855, "bcc"))
+    add("AlFe_mm.eam.fs", "eam/fs", ["Al", "Fe"], ["Al", "Fe"], alloy_structures(["Al", "Fe"], 3.9))
+    add("NiAlH_jea.eam.fs", "eam/fs", ["Ni", "Al", "H"], ["Ni", "Al", "H"], alloy_structures(["Ni", "Al", "H"], 3.6))
     add("Si.tersoff", "tersoff", ["Si"], ["Si"], tersoff_structures(["Si"], 5.431))
     for name in ["Si(B)", "Si(C)", "Si(D)"]:
         add("SiCGe.tersoff", "tersoff", [name], ["Si"], tersoff_structures(["Si"], 5.431))
@@ -235,9 +241,18 @@ def load_reference() -> dict:
     return data
 
 
-def main() -> None:
+def main(recompute_all: bool = False) -> None:
+    """Compute the cases not yet stored and keep the stored ones as they are (``--all``: every case).
+
+    Stored cases stay bit for bit: recomputing them moves last digits (~1e-16 in the cell's
+    standard form, ~1e-13 eV/Å in forces) with the machine's numerics, and tests compare to them.
+    """
+    stored = {} if recompute_all or not OUTPUT.exists() else {c["name"]: c for c in json.loads(OUTPUT.read_text())["cases"]}
     records = []
     for case in cases():
+        if case["name"] in stored:
+            records.append(stored[case["name"]])
+            continue
         result = run_case(case)
         atoms = result["atoms"]
         records.append({
@@ -251,9 +266,11 @@ def main() -> None:
         print(f"{case['name']:60s} {result['energy'] / len(atoms):+.8f} eV/atom", flush=True)
     lammps = import_lammps()
     version = lammps.lammps(cmdargs=["-log", "none", "-screen", "none"]).version()
-    OUTPUT.write_text(json.dumps({"lammps_version": version, "cases": records}, indent=None) + "\n")
-    print(f"wrote {len(records)} cases to {OUTPUT}")
+    temporary = OUTPUT.with_name(OUTPUT.name + ".tmp")  # a failed run leaves the old file whole
+    temporary.write_text(json.dumps({"lammps_version": version, "cases": records}, indent=None) + "\n")
+    temporary.replace(OUTPUT)
+    print(f"wrote {len(records)} cases to {OUTPUT} ({len(records) - len(stored)} computed now)")
 
 
 if __name__ == "__main__":
-    main()
+    main(recompute_all="--all" in sys.argv[1:])
