@@ -24,17 +24,23 @@ copy starts with an empty cache, so it can never report another geometry's pairs
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Sequence
 
 import numpy as np
+import scipy.spatial
 import torch
 from ase import Atoms
 from ase.data import atomic_numbers as _ase_numbers
 from ase.data import chemical_symbols
+from ase.geometry import complete_cell, minkowski_reduce
 
 from minnp.neighbors import Neighbors, neighbor_list
 
 Tensor = torch.Tensor
+
+SAME_POSITION = 1e-4  # Å: two atoms (or an atom and an image) closer than this are one position
+SHORTEST_PERIOD = 0.1  # Å: a periodic lattice vector shorter than this puts atoms on their own images
 
 
 def device() -> torch.device:
@@ -206,6 +212,52 @@ def _check_structure(atoms: Atoms, s: int) -> None:
                 "give the periodic directions independent lattice vectors (atoms.cell = ...) "
                 "or switch periodicity off (atoms.pbc = False)"
             )
+        _check_shortest_period(atoms, where)
+    _check_no_coinciding_atoms(atoms, where)
+
+
+def _check_shortest_period(atoms: Atoms, where: str) -> None:
+    """A relative test of the cell: nearly dependent periodic vectors (b = a + 0.001 Å) pass the
+    rank test but make a lattice vector (b - a) so short that every atom nearly sits on its own
+    image, and a neighbour search would need r_cut / |b - a| images along it."""
+    reduced, _ = minkowski_reduce(atoms.cell.array, pbc=atoms.pbc)  # shortest lattice vectors first
+    lengths = np.linalg.norm(np.asarray(reduced)[atoms.pbc], axis=1)
+    shortest = float(lengths.min())
+    if shortest < SHORTEST_PERIOD:
+        raise ValueError(
+            f"{where}: the periodic cell {np.round(atoms.cell.array, 6).tolist()} has a lattice vector only "
+            f"{shortest:.3g} Å long (its vectors are nearly dependent), so every atom sits {shortest:.3g} Å "
+            f"from its own periodic image and a neighbour search with a 5 Å cutoff would need about "
+            f"{5.0 / max(shortest, 1e-300):.3g} images along it; give independent cell vectors "
+            f"(atoms.cell = ...) or switch periodicity off (atoms.pbc = False)")
+
+
+def _check_no_coinciding_atoms(atoms: Atoms, where: str) -> None:
+    """Two atoms (or an atom and another's periodic image) at the same position make every
+    potential and descriptor NaN or meaningless: one clear error instead, via a k-d tree.
+
+    Periodic axes are wrapped into the cell; a pair that straddles a cell face in one wrapping
+    does not in the wrapping shifted by half a cell, so the 2^(periodic axes) shifted wrappings
+    find every coinciding pair.
+    """
+    if len(atoms) < 2:
+        return
+    pbc = atoms.pbc
+    cell = complete_cell(atoms.cell.array)
+    fractional = np.linalg.solve(cell.T, atoms.positions.T).T  # (n, 3)
+    for shift in itertools.product(*[(0.0, 0.5) if p else (0.0,) for p in pbc]):
+        wrapped = fractional.copy()
+        wrapped[:, pbc] = (wrapped[:, pbc] + np.array(shift)[pbc]) % 1.0
+        pairs = scipy.spatial.cKDTree(wrapped @ cell).query_pairs(SAME_POSITION, output_type="ndarray")
+        if len(pairs):
+            i, j = sorted(int(a) for a in pairs[0])
+            symbols = atoms.get_chemical_symbols()
+            raise ValueError(
+                f"{where}: atoms {i} ({symbols[i]}) and {j} ({symbols[j]}) are at the same position "
+                f"{np.round(atoms.positions[i], 4).tolist()} (closer than {SAME_POSITION:g} Å"
+                f"{', counting periodic images' if pbc.any() else ''}; {len(pairs)} such pair(s) in "
+                "this wrapping): energies and descriptors would be NaN or meaningless; remove the "
+                "duplicate, e.g. ase.geometry.get_duplicate_atoms(atoms, cutoff=0.01, delete=True)")
 
 
 def atoms_to_batch(

@@ -27,11 +27,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 import vesin
+from ase.geometry import complete_cell
 
 if TYPE_CHECKING:  # batch.py imports this module; the type is only named here
     from minnp.batch import Batch
 
 Tensor = torch.Tensor
+
+MAX_IMAGES = 100_000  # periodic images of a cell one search may visit (a 1 Å cell at r_cut 10 Å: 9261)
 
 
 @dataclasses.dataclass
@@ -67,6 +70,8 @@ def neighbor_list(batch: Batch, r_cut: float) -> Neighbors:
     ptr = batch.ptr.tolist()
     i_all, j_all, s_all = [], [], []
     for s in range(batch.n_structures):
+        if pbcs[s].any():
+            _check_images(cells[s], pbcs[s], r_cut, s)
         lo, hi = ptr[s], ptr[s + 1]
         i, j, shift = calculator.compute(positions[lo:hi], cells[s], pbcs[s], "ijS")
         i_all.append(i.astype(np.int64) + lo)
@@ -83,6 +88,22 @@ def neighbor_list(batch: Batch, r_cut: float) -> Neighbors:
         shift=torch.as_tensor(shift[order], dtype=batch.dtype, device=device),
         r_cut=float(r_cut),
     )
+
+
+def _check_images(cell: np.ndarray, pbc: np.ndarray, r_cut: float, s: int) -> None:
+    """Refuse a search that would visit more than MAX_IMAGES periodic images of the cell (it would
+    run for minutes): along axis a it takes ceil(r_cut / h_a) images on each side, h_a the cell's
+    height across the other two vectors."""
+    cell = complete_cell(cell)
+    volume = abs(np.linalg.det(cell))
+    heights = np.array([volume / np.linalg.norm(np.cross(cell[(a + 1) % 3], cell[(a + 2) % 3])) for a in range(3)])
+    per_axis = np.where(pbc, 2 * np.ceil(r_cut / np.maximum(heights, 1e-300)) + 1, 1)
+    if per_axis.prod() > MAX_IMAGES:
+        a = int(np.argmin(np.where(pbc, heights, np.inf)))
+        raise ValueError(
+            f"structure {s}: the periodic cell is only {heights[a]:.3g} Å thick across lattice vector {a}, so a "
+            f"cutoff of {r_cut:g} Å would need {per_axis.prod():.3g} periodic images of it (more than "
+            f"{MAX_IMAGES}); check the cell vectors, use a larger cell (atoms.repeat) or a smaller cutoff")
 
 
 def neighbor_triples(nbrs: Neighbors | Tensor, n_atoms: int, unordered: bool = False) -> tuple[Tensor, Tensor]:

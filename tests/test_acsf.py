@@ -5,12 +5,17 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk, molecule
-from conftest import random_cell_structure
-from dscribe.descriptors import ACSF as DScribeACSF
+from conftest import peer, random_cell_structure
 
 from minnp.batch import atoms_to_batch
-from minnp.descriptors import ACSF, Descriptor
+from minnp.descriptors import ACSF, SOAP, Descriptor, from_config
+from minnp.descriptors.base import jacobian_on_atoms
+from minnp.descriptors.properties import check_invariances
 from minnp.neighbors import neighbor_triples
+
+def DScribeACSF(**params):  # noqa: N802 (DScribe's class, imported when a test needs it)
+    return peer("dscribe.descriptors").ACSF(**params)
+
 
 # Parameter sets with every kind of function, non-integer zeta and negative lambda.
 PARAMETER_SETS = {
@@ -235,17 +240,10 @@ def test_batched_forward_equals_create_per_structure(rng):
     np.testing.assert_allclose(batched.detach().numpy(), expected, rtol=1e-13, atol=1e-13)
 
 
-def test_features_are_invariant_under_rotation_translation_and_permutation(rng):
+def test_features_are_invariant_under_rotation_translation_permutation_and_supercell(rng):
     atoms = random_cell_structure(rng, 7, scale=4.5, symbols="CHONCHO")
     acsf = ACSF(species=["H", "C", "N", "O"], r_cut=5.0, periodic=True, **PARAMETER_SETS["all_five"])
-    x = acsf(atoms_to_batch(atoms)).numpy()
-    moved = atoms.copy()
-    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
-    moved.set_cell(moved.cell @ q.T, scale_atoms=False)
-    moved.positions = moved.positions @ q.T + [3.3, -1.2, 40.0]
-    order = rng.permutation(len(atoms))
-    moved = moved[order]
-    np.testing.assert_allclose(acsf(atoms_to_batch(moved)).numpy(), x[order], rtol=1e-10, atol=1e-12)
+    check_invariances(lambda a: acsf(atoms_to_batch(a)).numpy(), atoms, tol=1e-10)
 
 
 def test_autograd_gradients_match_finite_differences_in_positions_and_cell(rng):
@@ -382,3 +380,115 @@ def test_atoms_without_neighbours_have_zero_features_and_derivatives():
     assert_zero(ours.create(atoms), DScribeACSF(**params).create(atoms))
     assert_zero(ours.create(atoms), 0.0)
     assert_zero(ours.derivatives(atoms, return_descriptor=False), 0.0)
+
+
+# ---- the pair Jacobian, DScribe's derivatives and their input checks ------------------------------
+
+
+def test_pair_jacobian_agrees_with_the_general_route_to_1e_12(rng):
+    atoms = random_cell_structure(rng, 6, scale=3.5, symbols="CHONCH")
+    acsf = ACSF(species=["H", "C", "N", "O"], r_cut=4.0, periodic=True, **PARAMETER_SETS["all_five"])
+    batch = atoms_to_batch(atoms)
+    G, nbrs, J = acsf.pair_jacobian(batch)
+    G_ref, nbrs_ref, J_ref = Descriptor.pair_jacobian(acsf, batch)  # one backward pass per feature
+    assert J.shape == (len(nbrs), acsf.get_number_of_features(), 3) and torch.equal(nbrs.i, nbrs_ref.i)
+    assert (G - G_ref).abs().max() <= 1e-12 * G_ref.abs().max()
+    assert (J - J_ref).abs().max() <= 1e-12 * J_ref.abs().max()
+    np.testing.assert_allclose(G.numpy(), acsf(batch).numpy(), rtol=1e-13, atol=1e-14)
+
+
+def test_pair_jacobian_matches_finite_differences_of_the_pair_vectors(rng):
+    atoms = random_cell_structure(rng, 4, scale=3.0, symbols="CHOH")
+    acsf = ACSF(species=["H", "C", "O"], r_cut=3.5, periodic=True, **PARAMETER_SETS["all_five"])
+    batch = atoms_to_batch(atoms)
+    _, nbrs, J = acsf.pair_jacobian(batch)
+    r_vec, h = nbrs.vectors(batch), 1e-6
+    for p in rng.choice(len(nbrs), 5, replace=False):
+        for a in range(3):
+            step = torch.zeros_like(r_vec)
+            step[p, a] = h
+            plus, minus = acsf.features(batch, nbrs, r_vec + step), acsf.features(batch, nbrs, r_vec - step)
+            fd = (plus - minus)[nbrs.i[p]] / (2 * h)  # only the pair's own centre changes
+            np.testing.assert_allclose(J[p, :, a].numpy(), fd.numpy(), atol=1e-7 * float(J.abs().max()))
+
+
+def test_derivatives_are_the_pair_jacobian_put_on_the_atoms(rng):
+    atoms = random_cell_structure(rng, 5, scale=3.5, symbols="CHOCH")
+    atoms.wrap()  # inside the cell DScribe's images are all images: the same pairs
+    acsf = ACSF(species=["H", "C", "O"], r_cut=4.0, periodic=True, **INTEGER_ZETA)
+    G, nbrs, J = acsf.pair_jacobian(atoms_to_batch(atoms))
+    on_atoms = jacobian_on_atoms(J, nbrs.i, nbrs.j, nbrs.i, len(atoms), len(atoms))
+    d, x = acsf.derivatives(atoms)
+    np.testing.assert_allclose(d, on_atoms.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(x, G.numpy(), rtol=1e-13, atol=1e-14)
+
+
+def test_derivatives_of_lists_with_include_and_exclude_match_dscribe():
+    params = dict(species=["H", "C", "O"], r_cut=4.0, g2_params=[[1.0, 0.0]], g4_params=[[0.01, 1, 1]])
+    systems = [molecule("CH3OH"), molecule("H2O")]
+    for a in systems:
+        a.rattle(0.05, seed=2)
+    ours, ref = ACSF(**params), DScribeACSF(**params)
+    for kw in (dict(include=[0]), dict(exclude=[1]), dict(centers=[[0, 2], [1]]), dict(centers=[[1], [0]], include=[1, 0])):
+        d_ours, x_ours = ours.derivatives(systems, attach=True, **kw)
+        d_ref, x_ref = ref.derivatives(systems, attach=True, **kw)
+        assert type(d_ours) is type(d_ref)  # stacked array, or a list when the shapes differ
+        for got, want in zip(d_ours, d_ref):
+            assert got.shape == want.shape
+            assert np.abs(got - want).max() <= 1e-6 * max(1.0, np.abs(want).max())
+        for got, want in zip(x_ours, x_ref):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(include=[]), "include is empty.*leave include out"),
+    (dict(include=[-1]), "include has an index outside 0..5.*negative indices"),
+    (dict(exclude=[-1]), "exclude has an index outside 0..5.*negative indices"),
+    (dict(include=[9]), "include has an index outside"),
+    (dict(include=[0], exclude=[1]), "either include or exclude, not both"),
+    (dict(attach=False), "attach=True"),
+])
+def test_bad_derivative_arguments_raise_where_dscribe_raises(kwargs, message):
+    params = dict(species=["H", "C", "O"], r_cut=4.0, g2_params=[[1.0, 0.0]])
+    atoms = molecule("CH3OH")
+    with pytest.raises(ValueError):
+        DScribeACSF(**params).derivatives(atoms, **{"attach": True, **kwargs})
+    with pytest.raises(ValueError, match=message):
+        ACSF(**params).derivatives(atoms, **kwargs)
+
+
+# ---- config: a checkpoint rebuilds the same descriptor ---------------------------------------------
+
+
+@pytest.mark.parametrize("name", PARAMETER_SETS)
+@pytest.mark.parametrize("periodic", [False, True])
+def test_config_rebuilds_a_descriptor_with_identical_features(rng, name, periodic):
+    acsf = ACSF(species=["H", "C", "N", "O"], r_cut=4.0, periodic=periodic, **PARAMETER_SETS[name])
+    config = acsf.config()
+    assert _plain_python(config), config
+    rebuilt = from_config("ACSF", config)
+    assert type(rebuilt) is ACSF and rebuilt.config() == config
+    atoms = random_cell_structure(rng, 6, symbols="CHONCH")
+    np.testing.assert_array_equal(rebuilt.create(atoms), acsf.create(atoms))
+
+
+def _plain_python(value) -> bool:
+    """Only lists, dicts with str keys, numbers, strings, bools and None (what weights-only torch.load reads)."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain_python(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_plain_python(v) for v in value)
+    return value is None or type(value) in (bool, int, float, str)
+
+
+def test_from_config_accepts_only_minnp_descriptor_classes():
+    for name in ("Batch", "Module", "os.system", "Descriptor"):
+        with pytest.raises(ValueError, match="only minnp's descriptors.*ACSF.*SOAP"):
+            from_config(name, {})
+
+    class Outside(ACSF):  # defined outside minnp: never rebuilt from a checkpoint
+        pass
+
+    with pytest.raises(ValueError, match="unknown descriptor class 'Outside'"):
+        from_config("Outside", ACSF(["H"], r_cut=3.0).config())
+    assert isinstance(from_config("SOAP", SOAP(["H"], r_cut=3.0, n_max=2, l_max=1).config()), SOAP)

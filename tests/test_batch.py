@@ -1,5 +1,7 @@
 """minnp.batch: structures of any size -> flat tensors, and clear errors for bad input."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -80,3 +82,66 @@ def test_empty_structures_are_rejected():
         atoms_to_batch([molecule("H2O"), Atoms()])
     with pytest.raises(ValueError, match="no structures given"):
         atoms_to_batch([])
+
+
+# ---- the neighbour cache cannot go stale ---------------------------------------------------------
+
+
+def test_an_expanded_or_moved_copy_does_not_report_the_originals_pairs():
+    batch = atoms_to_batch(bulk("Cu", "fcc", a=3.6, cubic=True))
+    pairs = len(batch.neighbors(3.0))  # 12 nearest neighbours per atom, cached
+    expanded = batch.replace(positions=batch.positions * 1.2, cell=batch.cell * 1.2)
+    assert len(expanded.neighbors(3.0)) == 0 < pairs  # 1.2 · 2.55 Å > 3 Å: no pairs left
+    positions = batch.positions.clone()
+    positions[0, 2] += 0.9  # one atom moved
+    moved = batch.replace(positions=positions)
+    assert moved.neighbors(3.0) is not batch.neighbors(3.0)
+    assert len(batch.neighbors(3.0)) == pairs  # the original's cache is untouched
+
+
+def test_copies_with_the_same_geometry_share_the_cache():
+    batch = atoms_to_batch(bulk("Cu", "fcc", a=3.6, cubic=True))
+    nbrs = batch.neighbors(3.0)
+    strain = torch.zeros(1, 3, 3, dtype=batch.dtype, requires_grad=True)  # what minnp.compute makes
+    deform = torch.eye(3, dtype=batch.dtype) + strain
+    copy = batch.replace(positions=(batch.positions.detach().requires_grad_() @ deform[0]), cell=batch.cell @ deform)
+    assert copy.neighbors(3.0) is nbrs
+
+
+def test_neighbors_without_periodicity_ignore_the_cell():
+    crystal = bulk("Cu", "fcc", a=3.6, cubic=True)
+    batch = atoms_to_batch(crystal)
+    cluster = atoms_to_batch(Atoms(crystal.numbers, crystal.positions))
+    isolated = batch.neighbors(3.0, periodic=False)
+    assert torch.equal(isolated.i, cluster.neighbors(3.0).i) and torch.all(isolated.shift == 0)
+    assert len(batch.neighbors(3.0)) > len(isolated)  # the periodic list is cached separately
+
+
+# ---- bad structures: one clear error, fast ------------------------------------------------------
+
+
+def test_two_atoms_at_the_same_position_are_named():
+    water = molecule("H2O")
+    water.positions[2] = water.positions[0]
+    with pytest.raises(ValueError, match=r"structure 1: atoms 0 \(O\) and 2 \(H\) are at the same position"
+                                         r".*get_duplicate_atoms"):
+        atoms_to_batch([molecule("CH4"), water])
+
+
+def test_an_atom_on_another_atoms_periodic_image_is_named():
+    crystal = bulk("Cu", "fcc", a=3.6, cubic=True)
+    crystal.positions[3] = crystal.positions[1] + crystal.cell[0] - [0, 0, 1e-6]  # outside the cell
+    with pytest.raises(ValueError, match=r"atoms 1 \(Cu\) and 3 \(Cu\) are at the same position.*periodic images"):
+        atoms_to_batch(crystal)
+    edge = Atoms("Cu2", positions=[[0, 1, 1], [3.6 - 1e-9, 1, 1]], cell=np.eye(3) * 3.6, pbc=True)
+    with pytest.raises(ValueError, match="same position"):  # images across a cell face
+        atoms_to_batch(edge)
+    atoms_to_batch(Atoms("Cu2", positions=[[0, 1, 1], [3.6 - 1e-9, 1, 1]], cell=np.eye(3) * 3.6))  # a cluster: fine
+
+
+def test_a_nearly_singular_periodic_cell_fails_fast_naming_the_images_needed():
+    atoms = Atoms("Cu2", positions=[[0, 0, 0], [1, 1, 1]], cell=[[5, 0, 0], [5, 1e-3, 0], [0, 0, 5]], pbc=True)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=r"lattice vector only 0.001 Å long.*5e\+03 images.*independent cell vectors"):
+        atoms_to_batch(atoms)
+    assert time.perf_counter() - start < 5.0  # an error, not a search that runs for minutes

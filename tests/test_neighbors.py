@@ -88,3 +88,29 @@ def test_triples_enumerate_every_ordered_pair_of_neighbours_of_one_centre(rng):
 def test_non_positive_cutoff_is_rejected():
     with pytest.raises(ValueError, match="cutoff must be positive"):
         neighbor_list(atoms_to_batch(molecule("H2O")), 0.0)
+
+
+def test_unordered_triples_are_each_triangle_once():
+    batch = atoms_to_batch(molecule("CH4"))
+    nbrs = neighbor_list(batch, 1.5)  # C sees 4 H; each H sees only C
+    p, q = neighbor_triples(nbrs, len(batch.numbers), unordered=True)
+    assert len(p) == 4 * 3 // 2 and torch.all(p < q) and torch.all(nbrs.i[p] == nbrs.i[q])
+
+
+def test_neighbors_module_imports_no_minnp_module_at_run_time():
+    """batch.py imports neighbors.py; the reverse import may exist only for type checkers (no cycle)."""
+    import ast
+    import pathlib
+
+    import minnp.neighbors
+
+    tree = ast.parse(pathlib.Path(minnp.neighbors.__file__).read_text())
+    runtime = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    modules = [node.module if isinstance(node, ast.ImportFrom) else node.names[0].name for node in runtime]
+    assert not [m for m in modules if m and m.startswith("minnp")], modules
+
+
+def test_a_search_needing_too_many_periodic_images_fails_fast_with_the_count():
+    atoms = Atoms("Cu", positions=[[0, 0, 0]], cell=[[5, 0, 0], [4.9, 0.2, 0], [0, 0, 0.3]], pbc=True)
+    with pytest.raises(ValueError, match=r"only 0.2 Å thick.*would need .* periodic images.*larger cell"):
+        neighbor_list(atoms_to_batch(atoms), 10.0)

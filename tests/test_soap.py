@@ -12,11 +12,18 @@ import torch
 from ase import Atoms
 from ase.build import bulk, molecule
 
+from conftest import peer
+
 from minnp.batch import atoms_to_batch
+from minnp.descriptors import Descriptor, from_config
+from minnp.descriptors.base import jacobian_on_atoms
 from minnp.descriptors.harmonics import real_solid_harmonics
+from minnp.descriptors.properties import check_invariances
 from minnp.descriptors.soap import SOAP, gto_basis
 
-dscribe = pytest.importorskip("dscribe.descriptors")
+
+def DScribeSOAP(**kw):  # noqa: N802 (DScribe's class, imported when a test needs it)
+    return peer("dscribe.descriptors").SOAP(**kw)
 
 # torch warns once, from its own internals, when forward-mode autograd first loads
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
@@ -69,7 +76,7 @@ def assert_parity(ref, got, atol=1e-8, rtol=1e-6):
 
 
 def both(species, **kw):
-    return dscribe.SOAP(species=species, **kw), SOAP(species, **kw)
+    return DScribeSOAP(species=species, **kw), SOAP(species, **kw)
 
 
 # ---- the pieces ----------------------------------------------------------------------------------
@@ -100,7 +107,7 @@ def test_real_solid_harmonics_vanish_at_the_origin_except_l0():
 def test_gto_basis_is_dscribes_and_orthonormal():
     r_cut, n_max, l_max = 5.0, 8, 6
     alphas, betas = gto_basis(r_cut, n_max, l_max)
-    ref = dscribe.SOAP(species=["Si"], r_cut=r_cut, n_max=n_max, l_max=l_max)
+    ref = DScribeSOAP(species=["Si"], r_cut=r_cut, n_max=n_max, l_max=l_max)
     np.testing.assert_array_equal(alphas, ref._alphas)
     np.testing.assert_array_equal(betas, ref._betas)
     for l in (0, 3, 6):
@@ -256,7 +263,7 @@ def test_derivatives_match_finite_differences_everywhere(case):
         d = soap.derivatives(atoms, attach=attach, return_descriptor=False)
         fd = finite_differences(soap, atoms, attach)
         assert np.abs(d - fd).max() <= 1e-6 * np.abs(fd).max()
-    ref = dscribe.SOAP(species=species, r_cut=3.0, n_max=3, l_max=3, sigma=0.5, **options)
+    ref = DScribeSOAP(species=species, r_cut=3.0, n_max=3, l_max=3, sigma=0.5, **options)
     d_ref = ref.derivatives(atoms, method="numerical", return_descriptor=False)
     d = soap.derivatives(atoms, return_descriptor=False)
     assert np.abs(d - d_ref).max() <= 1e-6 * np.abs(d_ref).max()
@@ -315,12 +322,14 @@ def test_forward_on_a_batch_equals_create_per_structure():
 
 def test_features_are_invariant_under_rotation_translation_and_permutation():
     soap = SOAP(["H", "C", "O"], r_cut=4.0, n_max=4, l_max=6, sigma=0.5)
-    atoms = ethanol()
-    moved = atoms.copy()
-    moved.rotate(73, (1, 2, 3), center="COM")
-    moved.translate([0.3, -2.0, 5.0])
-    order = np.random.default_rng(1).permutation(len(atoms))
-    np.testing.assert_allclose(soap.create(moved[order]), soap.create(atoms)[order], atol=1e-11)
+    check_invariances(soap.create, ethanol(), tol=1e-11)
+
+
+def test_periodic_features_are_invariant_under_every_property_and_supercell():
+    soap = SOAP(["Na", "Cl"], r_cut=3.0, n_max=3, l_max=4, sigma=0.5, periodic=True)
+    atoms = rocksalt()
+    atoms.rattle(0.1, seed=7)
+    check_invariances(lambda a: soap(atoms_to_batch(a)).numpy(), atoms, tol=1e-10)
 
 
 def test_runs_in_float32():
@@ -362,3 +371,83 @@ def test_bad_arguments_raise_clear_errors(kwargs, message):
 def test_unknown_species_names_the_element():
     with pytest.raises(ValueError, match="species 'C' not among"):
         SOAP(["H", "O"], r_cut=3.0, n_max=2, l_max=2).create(molecule("CH4"))
+
+
+# ---- the pair Jacobian, DScribe's input checks, config -------------------------------------------
+
+
+@pytest.mark.parametrize("options", [dict(), dict(compression={"mode": "mu1nu1"}), dict(average="inner"),
+                                     dict(average="outer", periodic=True),
+                                     dict(weighting={"function": "poly", "r0": 3.0, "c": 1, "m": 2})])
+def test_pair_jacobian_agrees_with_the_general_route_to_1e_12(options):
+    options = {"periodic": False} | options
+    soap = SOAP(["Na", "Cl"], r_cut=3.0, n_max=3, l_max=3, sigma=0.5, **options)
+    structures = [rocksalt(), rocksalt()] if options["periodic"] else [Atoms("NaClNa", [[0, 0, 0], [2.1, 0.3, 0], [0.4, 2.5, 0.7]])]
+    structures[-1].rattle(0.1, seed=8)
+    batch = atoms_to_batch(structures)
+    G, nbrs, J = soap.pair_jacobian(batch)
+    G_ref, _, J_ref = Descriptor.pair_jacobian(soap, batch)  # one backward pass per feature
+    assert J.shape == (len(nbrs), soap.get_number_of_features(), 3)
+    assert (G - G_ref).abs().max() <= 1e-12 * G_ref.abs().max()
+    assert (J - J_ref).abs().max() <= 1e-12 * J_ref.abs().max()
+
+
+def test_pair_jacobian_matches_finite_differences_and_derivatives():
+    soap = SOAP(["H", "C", "O"], r_cut=3.0, n_max=3, l_max=3, sigma=0.5)
+    atoms = ethanol()
+    batch = atoms_to_batch(atoms)
+    G, nbrs, J = soap.pair_jacobian(batch)
+    r_vec, h = nbrs.vectors(batch), 1e-6
+    for p in (0, len(nbrs) // 2, len(nbrs) - 1):
+        for a in range(3):
+            step = torch.zeros_like(r_vec)
+            step[p, a] = h
+            fd = (soap.features(batch, nbrs, r_vec + step) - soap.features(batch, nbrs, r_vec - step)) / (2 * h)
+            np.testing.assert_allclose(J[p, :, a].numpy(), fd[nbrs.i[p]].numpy(), atol=1e-7 * float(J.abs().max()))
+    d, x = soap.derivatives(atoms, attach=True)
+    on_atoms = jacobian_on_atoms(J, nbrs.i, nbrs.j, nbrs.i, len(atoms), len(atoms))
+    np.testing.assert_allclose(d, on_atoms.numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(x, G.numpy(), rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(include=[]), "include is empty.*leave include out"),
+    (dict(include=[-1]), "include has an index outside 0..8.*negative indices"),
+    (dict(exclude=[-1]), "exclude has an index outside 0..8.*negative indices"),
+    (dict(exclude=[9]), "exclude has an index outside"),
+    (dict(include=[0], exclude=[1]), "either include or exclude, not both"),
+])
+def test_bad_derivative_arguments_raise_where_dscribe_raises(kwargs, message):
+    ref, ours = both(["H", "C", "O"], r_cut=3.0, n_max=2, l_max=1)
+    with pytest.raises(ValueError):
+        ref.derivatives(ethanol(), **kwargs)
+    with pytest.raises(ValueError, match=message):
+        ours.derivatives(ethanol(), **kwargs)
+    with pytest.raises(ValueError, match=message):  # in a list of systems too
+        ours.derivatives([ethanol(), ethanol()], **kwargs)
+
+
+def test_arguments_dscribe_accepts_but_minnp_would_ignore_are_refused():
+    soap = SOAP(["H", "C", "O"], r_cut=3.0, n_max=2, l_max=1)
+    with pytest.raises(TypeError, match="n_jobs"):
+        soap.create(ethanol(), n_jobs=2)
+    with pytest.raises(TypeError, match="method"):
+        soap.derivatives(ethanol(), method="numerical")
+
+
+@pytest.mark.parametrize("options", [
+    dict(), dict(compression={"mode": "crossover"}), dict(compression={"mode": "mu2"}),
+    dict(compression={"mode": "mu1nu1", "species_weighting": {"H": 0.5, "C": 1.0, 8: 2.0}}),
+    dict(average="inner", periodic=True), dict(average="outer"), dict(rbf="polynomial"),
+    dict(weighting={"function": "pow", "r0": 2.0, "c": 1, "d": 1, "m": 2, "w0": 0.5}, r_cut=None),
+    dict(weighting={"function": "exp", "r0": 1.0, "c": 2, "d": 0.5}),
+])
+def test_config_rebuilds_a_soap_with_identical_features(options):
+    kw = dict(r_cut=3.0, n_max=3, l_max=3, sigma=0.5) | options
+    soap = SOAP(["H", "C", "O"], **kw)
+    config = soap.config()
+    rebuilt = from_config("SOAP", config)
+    assert rebuilt.config() == config
+    structures = [ethanol(), molecule("CH4")]
+    np.testing.assert_array_equal(np.concatenate(rebuilt.create(structures)),
+                                  np.concatenate(soap.create(structures)))
