@@ -55,10 +55,10 @@ def qeq_solve(fn) -> None:
     for n, Q in ((5, 0.0), (3, 1.0), (7, -2.0)):
         A, chi = _spd_matrix(rng, n), rng.uniform(2.0, 9.0, n)
         q_expected, mu_expected = _bordered(A, chi, Q)
-        answer = fn(A, chi, Q)
-        if not (isinstance(answer, tuple) and len(answer) == 2):
+        returned = fn(A, chi, Q)
+        if not (isinstance(returned, tuple) and len(returned) == 2):
             raise Hint("return two things: the charges q (n,) and μ (a number).")
-        q, mu = answer(answer[0]).ravel(), float(answer[1])
+        q, mu = answer(returned[0]).ravel(), float(returned[1])
         if q.shape != (n,):
             raise Hint(f"q must have one charge per atom, shape ({n},), got {q.shape}.")
         if not close(q.sum(), Q, atol=1e-9):
