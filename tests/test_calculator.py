@@ -46,7 +46,11 @@ def test_lj_energy_forces_stress_equal_ase(rng, smooth, pbc):
     assert abs(ours.get_potential_energy() - theirs.get_potential_energy()) < 1e-10
     np.testing.assert_allclose(ours.get_potential_energies(), theirs.get_potential_energies(), atol=1e-10)
     np.testing.assert_allclose(ours.get_forces(), theirs.get_forces(), atol=1e-10)
-    np.testing.assert_allclose(ours.get_stress(), theirs.get_stress(), atol=1e-10)
+    if pbc is False:  # a cluster has no stress: refused (ASE's LJ returns one that depends on the box)
+        with pytest.raises(PropertyNotImplementedError, match="pbc=False"):
+            ours.get_stress()
+    else:
+        np.testing.assert_allclose(ours.get_stress(), theirs.get_stress(), atol=1e-10)
 
 
 def test_lj_equals_ase_in_a_cell_smaller_than_the_cutoff(rng):
@@ -151,12 +155,64 @@ def test_ase_md_optimizer_and_eos_run_through_the_calculator():
     assert 5.1 < (4 * v0) ** (1 / 3) < 5.4
 
 
-def test_stress_needs_a_three_dimensional_cell():
+def test_a_cluster_has_no_stress_whatever_its_box():
     atoms = molecule("CH4")
     atoms.calc = minnp.Calculator(LennardJones())
     atoms.get_forces()  # fine
+    for box in (None, 10.0, 20.0):  # no cell, and two arbitrary boxes: refused the same way
+        if box is not None:
+            atoms.set_cell([box] * 3)
+        with pytest.raises(PropertyNotImplementedError, match="pbc=False everywhere.*energy and forces only"):
+            atoms.get_stress()
+
+
+def test_stress_needs_a_three_dimensional_cell():
+    atoms = Atoms("Ar2", positions=[[0, 0, 0], [3.8, 0, 0]], cell=[7.6, 0, 0], pbc=[True, False, False])
+    atoms.calc = minnp.Calculator(LennardJones(**ARGON))
+    atoms.get_forces()  # a chain periodic along x: energy and forces are fine
     with pytest.raises(PropertyNotImplementedError, match="three-dimensional cell"):
         atoms.get_stress()
+
+
+def test_calculator_computes_only_the_properties_asked_for(monkeypatch):
+    import minnp.calculator
+
+    calls, compute = [], minnp.calculator.compute
+
+    def recording(model, batch, forces=True, stress=False, **kwargs):
+        calls.append((forces, stress))
+        return compute(model, batch, forces=forces, stress=stress, **kwargs)
+
+    monkeypatch.setattr(minnp.calculator, "compute", recording)
+    atoms = bulk("Ar", "fcc", a=5.3, cubic=True)
+    atoms.calc = minnp.Calculator(LennardJones(**ARGON), device="cpu")
+    atoms.get_potential_energy()
+    atoms.get_forces()
+    atoms.get_stress()
+    atoms.get_forces()  # cached: no new call
+    assert calls == [(False, False), (True, False), (False, True)]
+
+
+def test_calculator_leaves_the_callers_model_untouched():
+    from minnp.descriptors import ACSF
+    from minnp.models import HDNNP
+
+    model = HDNNP(ACSF(["Ar"], r_cut=4.0, g2_params=[[0.5, 3.0]], periodic=True), hidden=(3,), dtype=torch.float32)
+    atoms = bulk("Ar", "fcc", a=5.3)
+    atoms.calc = calc = minnp.Calculator(model, device="cpu")  # float64 by default
+    atoms.get_potential_energy()
+    assert all(t.dtype == torch.float32 for t in model.state_dict().values()), "the caller's model stays float32"
+    assert calc.model is not model and all(t.dtype == torch.float64 for t in calc.model.state_dict().values())
+    same = LennardJones(**ARGON, smooth=True)
+    assert minnp.Calculator(same, device="cpu").model is same, "a model that already matches is used as is"
+
+
+def test_device_without_cuda_is_the_cpu_and_batches_land_there(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert minnp.device() == torch.device("cpu")
+    batch = minnp.atoms_to_batch(bulk("Ar", "fcc", a=5.3), device=minnp.device())
+    assert batch.positions.device.type == "cpu" and batch.cell.device.type == "cpu"
+    assert minnp.Calculator(LennardJones(**ARGON)).device == torch.device("cpu")
 
 
 def test_float32_runs_and_agrees_with_float64(rng):
@@ -164,7 +220,3 @@ def test_float32_runs_and_agrees_with_float64(rng):
     e = [minnp.compute(LennardJones(**ARGON), minnp.atoms_to_batch(atoms, dtype=dt))["energy"].item()
          for dt in (torch.float32, torch.float64)]
     assert abs(e[0] - e[1]) < 1e-5 * abs(e[1])
-
-
-def test_device_is_cuda_exactly_when_available():
-    assert minnp.device().type == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -1,6 +1,9 @@
-"""Learned potentials: the Behler–Parrinello HDNNP (notebooks 06-07) and its 3G/4G relatives (10)."""
+"""Learned potentials: the Behler–Parrinello HDNNP (notebooks 06-07) and its 3G/4G relatives (10),
+all built on one per-element network container (:mod:`minnp.models.networks`)."""
 
 from minnp.models.fourth_generation import FourthGeneration, ThirdGeneration
-from minnp.models.hdnnp import HDNNP, ExtrapolationWarning
+from minnp.models.hdnnp import HDNNP
+from minnp.models.networks import ElementNetworks, ExtrapolationWarning, element_network
 
-__all__ = ["HDNNP", "ExtrapolationWarning", "FourthGeneration", "ThirdGeneration"]
+__all__ = ["HDNNP", "ElementNetworks", "ExtrapolationWarning", "FourthGeneration", "ThirdGeneration",
+           "element_network"]

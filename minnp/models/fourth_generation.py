@@ -35,76 +35,45 @@ Forces always come from autograd through everything: the descriptor, the charges
 the solve, ∂q/∂x) and the Coulomb matrix. E_short depends on q, so ∂q/∂x matters; leaving it
 out gives wrong forces (tests/test_fourth_generation.py checks against finite differences).
 
-The atomic networks are :func:`~.hdnnp.element_network` with the HDNNP's per-element input
-scaling (training split only; a constant input keeps scale 1) and energy shift (least squares on
-the element counts, here of E_ref - E_elec), in :class:`ElementNetworks`: unlike a 2G network's,
-their inputs are more than the descriptor (the 4G short-range input is (G_i, q_i)).
+The atomic networks are the HDNNP's :class:`~minnp.models.networks.ElementNetworks`: per-element
+input scaling (training split only; a constant input keeps scale 1) with the training range (an
+:class:`~minnp.models.networks.ExtrapolationWarning` outside it) and an energy shift (least
+squares on the element counts, here of E_ref - E_elec); unlike a 2G network's, their inputs are
+more than the descriptor (the 4G short-range input is (G_i, q_i)). Models save and load with
+:mod:`minnp.checkpoint` (``model.save(path)``, ``FourthGeneration.load(path)``), stage included.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Mapping, Sequence
 
-import numpy as np
 import torch
 from ase import Atoms
 from ase.data import atomic_numbers as ase_numbers
 from ase.data import chemical_symbols, covalent_radii
 
 from minnp.batch import Batch, atoms_to_batch, sum_per_structure
+from minnp.checkpoint import Checkpointable
 from minnp.descriptors.base import Descriptor
 from minnp.electrostatics.qeq import matrix_potential, padded_coulomb_matrices, solve_qeq
-from minnp.models.hdnnp import element_network
+from minnp.models.networks import ElementNetworks
 
 Tensor = torch.Tensor
 STAGES = ("charges", "energies")
 
 
-class ElementNetworks(torch.nn.Module):
-    """One network per element on per-atom inputs x (N, F) that are already computed -> (N,).
-
-    Inputs are scaled per element, (x - μ_Z)/s_Z, with statistics fitted on the training split
-    (:meth:`fit_scaling`); the output gets a per-element ``offset`` (an energy shift).
-    """
-
-    def __init__(self, n_species: int, n_inputs: int, hidden: Sequence[int], activation: str = "tanh"):
-        super().__init__()
-        self.networks = torch.nn.ModuleList(element_network(n_inputs, hidden, activation) for _ in range(n_species))
-        self.register_buffer("input_mean", torch.zeros(n_species, n_inputs))
-        self.register_buffer("input_std", torch.ones(n_species, n_inputs))
-        self.register_buffer("offset", torch.zeros(n_species))
-
-    @torch.no_grad()
-    def fit_scaling(self, x: Tensor, s: Tensor, symbols: Sequence[str]) -> None:
-        """Per-element mean and standard deviation of the inputs; a constant input keeps scale 1."""
-        for k in range(len(self.networks)):
-            xk = x[s == k]  # (n_k, F)
-            if len(xk) == 0:
-                raise ValueError(f"no {symbols[k]} atoms in the training structures: "
-                                 "drop that species from the descriptor or add data containing it")
-            std = xk.std(dim=0, unbiased=False)
-            self.input_mean[k] = xk.mean(dim=0)
-            self.input_std[k] = torch.where(std > 1e-8 * (1 + xk.abs().max(dim=0).values), std, torch.ones_like(std))
-
-    def forward(self, x: Tensor, s: Tensor) -> Tensor:
-        x = (x - self.input_mean[s]) / self.input_std[s]  # (N, F)
-        out = self.offset[s].clone()  # (N,)
-        for k, network in enumerate(self.networks):
-            mask = s == k
-            if mask.any():
-                out = out.index_put((mask,), out[mask] + network(x[mask]).squeeze(-1))
-        return out
-
-
-class ChargeNetworkPotential(torch.nn.Module):
+class ChargeNetworkPotential(Checkpointable, torch.nn.Module):
     """What 3G and 4G share: E = E_elec(q) + Σ_i E_short,i, Gaussian widths, two training stages.
 
-    Subclasses say how the charges are made (:meth:`charges_from`), which parameters make them
-    (:meth:`charge_parameters`) and what the short-range networks see (:meth:`short_range_inputs`).
+    Subclasses say which per-element networks make the charges (:meth:`charge_elements`), how
+    (:meth:`charges_from`), which parameters that trains (:meth:`charge_parameters`) and what the
+    short-range networks see (:meth:`short_range_inputs`).
     """
 
     short_range_extra_inputs = 0  # inputs of E_short beyond the descriptor
+    short_range_input_names = "descriptor features"
 
     def __init__(self, descriptor: Descriptor, sigma: Mapping[str, float] | None = None,
                  hidden: Sequence[int] = (15, 15), activation: str = "tanh", accuracy: float = 1e-8,
@@ -112,36 +81,55 @@ class ChargeNetworkPotential(torch.nn.Module):
         super().__init__()
         self.descriptor = descriptor
         self.species = list(descriptor.species)  # atomic numbers, ascending
-        self.accuracy = accuracy
+        self.hidden = [int(h) for h in hidden]
+        self.activation = activation
+        self.accuracy = float(accuracy)
         n_features = descriptor.get_number_of_features()
-        self.short_range = ElementNetworks(len(self.species), n_features + self.short_range_extra_inputs,
-                                           hidden, activation)
+        self.short_range = ElementNetworks(self.species, n_features + self.short_range_extra_inputs, self.hidden,
+                                           activation, inputs=self.short_range_input_names)
         symbols = self.species_symbols
         sigma = {s: float(covalent_radii[ase_numbers[s]]) for s in symbols} if sigma is None else dict(sigma)
         missing = [s for s in symbols if s not in sigma]
         if missing:
             raise ValueError(f"sigma has no Gaussian width for {missing}; give one per species {symbols}")
+        bad = {s: sigma[s] for s in symbols if not float(sigma[s]) > 0}
+        if bad:
+            raise ValueError(f"Gaussian widths must be positive lengths in Å, got {bad}; e.g. covalent radii (the default)")
         self.register_buffer("sigma", torch.tensor([float(sigma[s]) for s in symbols]))  # (S,) Å
         self.stage = "charges"
         self.to(dtype)
+
+    def config(self) -> dict:
+        """Constructor arguments besides the descriptor (stage included): ``cls(descriptor, **config)``."""
+        return {"sigma": dict(zip(self.species_symbols, self.sigma.tolist())), "hidden": list(self.hidden),
+                "activation": self.activation, "accuracy": self.accuracy, "stage": self.stage}
 
     @property
     def species_symbols(self) -> list[str]:
         return [chemical_symbols[z] for z in self.species]
 
+    @property
+    def warn_extrapolation(self) -> bool:
+        """Warn when a structure's inputs leave the training range (in eval mode)."""
+        return self.short_range.warn_extrapolation
+
+    @warn_extrapolation.setter
+    def warn_extrapolation(self, value: bool) -> None:
+        self.short_range.warn_extrapolation = self.charge_elements().warn_extrapolation = bool(value)
+
     # ---- what a generation defines ------------------------------------------------------------
+
+    def charge_elements(self) -> ElementNetworks:
+        """The per-element networks of the charge part (q for 3G, χ for 4G)."""
+        raise NotImplementedError
 
     def charge_parameters(self) -> list[torch.nn.Parameter]:
         """The parameters of the charge part (trained in stage 1, frozen in stage 2)."""
-        raise NotImplementedError
+        return list(self.charge_elements().parameters())
 
     def charges_from(self, batch: Batch, G: Tensor, s: Tensor, matrices: Tensor) -> Tensor:
         """Atomic charges (N,) from the descriptor G (N, F), species s (N,) and the padded
         Coulomb matrices (B, n_max, n_max)."""
-        raise NotImplementedError
-
-    def fit_charge_scaling(self, G: Tensor, s: Tensor) -> None:
-        """Input scaling of the charge networks from the training descriptors."""
         raise NotImplementedError
 
     def short_range_inputs(self, G: Tensor, q: Tensor) -> Tensor:
@@ -166,9 +154,14 @@ class ChargeNetworkPotential(torch.nn.Module):
         e_short = self.short_range(self.short_range_inputs(G, q), s)  # (N,)
         return {"elec": e_elec, "short": e_short, "charges": q}
 
-    def forward(self, batch: Batch) -> Tensor:
+    def energies_and_charges(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Atomic energies E_i = E_elec,i + E_short,i (N,) and charges q (N,) from one pass
+        (training on energies and charges together: :func:`minnp.compute` with ``charges=True``)."""
         terms = self.energy_terms(batch)
-        return terms["elec"] + terms["short"]
+        return terms["elec"] + terms["short"], terms["charges"]
+
+    def forward(self, batch: Batch) -> Tensor:
+        return self.energies_and_charges(batch)[0]
 
     # ---- training in two stages ---------------------------------------------------------------
 
@@ -182,6 +175,11 @@ class ChargeNetworkPotential(torch.nn.Module):
         for p in self.short_range.parameters():
             p.requires_grad_(stage == "energies")
         return self
+
+    @property
+    def scaling_fitted(self) -> bool:
+        """Whether the input scaling of the part the current stage trains has been fitted."""
+        return (self.charge_elements() if self.stage == "charges" else self.short_range).scaling_fitted
 
     def _inputs_of(self, structures: Sequence[Atoms], batch_size: int):
         """Descriptors and species of the training structures and, in stage ``"energies"``, their
@@ -213,9 +211,9 @@ class ChargeNetworkPotential(torch.nn.Module):
         """
         G, s, q, _ = self._inputs_of(structures, batch_size)
         if self.stage == "charges":
-            self.fit_charge_scaling(G, s)
+            self.charge_elements().fit_scaling(G, s)
         else:
-            self.short_range.fit_scaling(self.short_range_inputs(G, q), s, self.species_symbols)
+            self.short_range.fit_scaling(self.short_range_inputs(G, q), s)
 
     @torch.no_grad()
     def fit_energy_shift(self, structures: Sequence[Atoms], batch_size: int = 64) -> Tensor | None:
@@ -224,13 +222,8 @@ class ChargeNetworkPotential(torch.nn.Module):
         if self.stage != "energies":
             return None
         _, _, _, e_elec = self._inputs_of(structures, batch_size)
-        counts = np.array([[np.sum(a.numbers == z) for z in self.species] for a in structures], dtype=float)
-        target = np.array([a.get_potential_energy() for a in structures]) - e_elec.cpu().numpy()
-        shift, *_ = np.linalg.lstsq(counts, target, rcond=None)
-        if np.linalg.matrix_rank(counts) < len(self.species):
-            shift = np.full(len(self.species), target.sum() / counts.sum())
-        self.short_range.offset.copy_(torch.as_tensor(shift))
-        return self.short_range.offset
+        target = [a.get_potential_energy() - float(e) for a, e in zip(structures, e_elec)]
+        return self.short_range.fit_offset(structures, target)
 
     def extra_repr(self) -> str:
         sigma = ", ".join(f"{s}: {float(v):.3g} Å" for s, v in zip(self.species_symbols, self.sigma))
@@ -247,14 +240,14 @@ class ThirdGeneration(ChargeNetworkPotential):
 
     def __init__(self, descriptor: Descriptor, sigma: Mapping[str, float] | None = None,
                  hidden: Sequence[int] = (15, 15), activation: str = "tanh", accuracy: float = 1e-8,
-                 dtype: torch.dtype = torch.float64):
+                 stage: str = "charges", dtype: torch.dtype = torch.float64):
         super().__init__(descriptor, sigma, hidden, activation, accuracy, dtype=dtype)
-        self.charge_networks = ElementNetworks(len(self.species), descriptor.get_number_of_features(),
-                                               hidden, activation).to(dtype)
-        self.set_stage("charges")
+        self.charge_networks = ElementNetworks(self.species, descriptor.get_number_of_features(),
+                                               self.hidden, activation).to(dtype)
+        self.set_stage(stage)
 
-    def charge_parameters(self):
-        return list(self.charge_networks.parameters())
+    def charge_elements(self):
+        return self.charge_networks
 
     def charges_from(self, batch, G, s, matrices):
         return self.charge_networks(G, s)  # (N,)
@@ -262,9 +255,6 @@ class ThirdGeneration(ChargeNetworkPotential):
     def charges(self, batch: Batch) -> Tensor:
         """q_i = NN_q(G_i), (N,) in e: no Coulomb matrix needed."""
         return self.charge_networks(self.descriptor(batch), self.descriptor.species_index(batch))
-
-    def fit_charge_scaling(self, G, s):
-        self.charge_networks.fit_scaling(G, s, self.species_symbols)
 
 
 class FourthGeneration(ChargeNetworkPotential):
@@ -279,22 +269,34 @@ class FourthGeneration(ChargeNetworkPotential):
     """
 
     short_range_extra_inputs = 1  # the atom's charge q_i
+    short_range_input_names = "descriptor features or charges"
 
     def __init__(self, descriptor: Descriptor, sigma: Mapping[str, float] | None = None,
                  hidden: Sequence[int] = (15, 15), activation: str = "tanh", hardness: float = 5.0,
-                 accuracy: float = 1e-8, dtype: torch.dtype = torch.float64):
+                 accuracy: float = 1e-8, stage: str = "charges", dtype: torch.dtype = torch.float64):
+        if not (isinstance(hardness, numbers.Real) and math.isfinite(hardness) and hardness > 0):
+            raise ValueError(f"hardness must be a positive number in eV/e² (the Qeq matrix must be positive "
+                             f"definite), got {hardness!r}: e.g. FourthGeneration(..., hardness=5.0)")
         super().__init__(descriptor, sigma, hidden, activation, accuracy, dtype=dtype)
-        self.electronegativity = ElementNetworks(len(self.species), descriptor.get_number_of_features(),
-                                                 hidden, activation).to(dtype)
-        # J = softplus(a) > 0 keeps the Qeq matrix positive definite whatever the optimiser does
-        a = math.log(math.expm1(hardness))  # the inverse of softplus
+        self.initial_hardness = float(hardness)
+        self.electronegativity = ElementNetworks(self.species, descriptor.get_number_of_features(),
+                                                 self.hidden, activation).to(dtype)
+        # J = softplus(a) > 0 keeps the Qeq matrix positive definite whatever the optimiser does;
+        # a = log(e^J - 1), the inverse of softplus (written as J + log(1 - e^-J) where e^J overflows)
+        a = math.log(math.expm1(hardness)) if hardness < 30 else hardness + math.log(-math.expm1(-hardness))
         self.hardness_parameter = torch.nn.Parameter(torch.full((len(self.species),), a, dtype=dtype))
-        self.set_stage("charges")
+        self.set_stage(stage)
+
+    def config(self) -> dict:
+        return super().config() | {"hardness": self.initial_hardness}
 
     @property
     def hardness(self) -> Tensor:
         """J per species (S,), eV/e²."""
         return torch.nn.functional.softplus(self.hardness_parameter)
+
+    def charge_elements(self):
+        return self.electronegativity
 
     def charge_parameters(self):
         return [*self.electronegativity.parameters(), self.hardness_parameter]
@@ -305,6 +307,3 @@ class FourthGeneration(ChargeNetworkPotential):
 
     def short_range_inputs(self, G, q):
         return torch.cat([G, q[:, None]], dim=1)  # (N, F + 1)
-
-    def fit_charge_scaling(self, G, s):
-        self.electronegativity.fit_scaling(G, s, self.species_symbols)
