@@ -94,6 +94,45 @@ def test_written_setfl_reads_back_identically(tmp_path):
             np.testing.assert_array_equal(getattr(again, name), getattr(model, name))
 
 
+def test_written_finnis_sinclair_file_reads_back_identically(tmp_path):
+    model = EAM.from_file(potential_file("AlFe_mm.eam.fs"))  # the density of Al differs at Al and at Fe
+    assert model.finnis_sinclair and not np.array_equal(model.rhor[0, 0], model.rhor[0, 1])
+    model.write_fs(tmp_path / "out.eam.fs")
+    again = EAM.from_file(tmp_path / "out.eam.fs")
+    assert again.species == model.species and again.comment == model.comment
+    for name in ("frho", "rhor", "z2r", "drho", "dr", "r_cut", "masses", "lattice_constants", "lattices"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(model, name))
+    with pytest.raises(ValueError, match="a setfl file cannot hold: write it with write_fs"):
+        model.write_setfl(tmp_path / "out.eam.alloy")
+    assert not (tmp_path / "out.eam.alloy").exists()
+
+
+def test_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+    path = tmp_path / "Cu.eam.alloy"
+    model = ZhouEAM(["Cu"]).tabulate(nr=100, nrho=100)
+    model.write_setfl(path)
+    before = path.read_bytes()
+
+    def disk_full(*args):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr("minnp.potentials.eam_files._rows", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        ZhouEAM(["Ag"]).tabulate(nr=100, nrho=100).write_setfl(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["Cu.eam.alloy"]
+
+
+def test_float32_batch_gives_float32_energies_close_to_float64():
+    atoms = cu_ag(7)
+    for model in (ZhouEAM(["Cu", "Ag"]), ZhouEAM(["Cu", "Ag"]).tabulate(1000, 1000)):
+        exact = compute(model, atoms_to_batch(atoms), stress=True)
+        single = compute(model, atoms_to_batch(atoms, dtype=torch.float32), stress=True)
+        assert single["energies"].dtype == single["forces"].dtype == torch.float32
+        assert single["energy"].item() == pytest.approx(exact["energy"].item(), rel=1e-6)
+        np.testing.assert_allclose(single["forces"].numpy(), exact["forces"].numpy(), atol=1e-4)
+
+
 def test_zhou_cu_agrees_with_lammps_cu_zhou_file_on_the_fitted_properties():
     """Cu_zhou.eam.alloy is Zhou et al.'s 2001 parameterisation (Acta Mater. 49, 4005), not the
     2004 table ZhouEAM implements; both were fitted to the same lattice constant, cohesive
@@ -240,6 +279,90 @@ def test_malformed_file_error_names_file_and_line(tmp_path, name, text, message)
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         EAM.from_file(path)
+
+
+def _setfl(elements=("Cu",), n=20, corrupt=None):
+    """A small valid setfl text (5 values a row) for element blocks of n-point tables."""
+    lines = ["comment 1", "comment 2", "comment 3", f"{len(elements)} {' '.join(elements)}", f"{n} 0.1 {n} 0.25 4.5"]
+
+    def table(values):
+        return [" ".join(f"{v:.6f}" for v in values[k:k + 5]) for k in range(0, n, 5)]
+
+    r = np.arange(n) * 0.25
+    for element in elements:
+        lines += ["29 63.546 3.615 fcc"] + table(-np.sqrt(np.arange(n) * 0.1)) + table(np.exp(-r))
+    for a in range(len(elements)):
+        lines += [line for b in range(a + 1) for line in table(10 * np.exp(-2 * r))]
+    if corrupt:
+        lines = corrupt(lines)
+    return "\n".join(lines) + "\n"
+
+
+def test_small_setfl_helper_makes_a_readable_file(tmp_path):
+    path = tmp_path / "ok.eam.alloy"
+    path.write_text(_setfl())
+    assert EAM.from_file(path).frho.shape == (1, 20)
+
+
+def _replace_line(number, text):
+    return lambda lines: lines[:number - 1] + [text(lines[number - 1])] + lines[number:]
+
+
+@pytest.mark.parametrize("corrupt, message", [
+    (_replace_line(12, lambda line: line.replace(line.split()[2], "nan")),
+     r"bad.eam.alloy, line 12: 'nan' is not a finite number \(rho\(r\) of Cu\).*fix or regenerate the file"),
+    (_replace_line(8, lambda line: line.replace(line.split()[0], "inf")),
+     r"line 8: 'inf' is not a finite number \(F\(rho\) of Cu\)"),
+    (_replace_line(11, lambda line: " ".join(line.split()[:4])),  # found only at line 15
+     r"bad.eam.alloy, line 11: this row has 4 values where the rows before it have 5.*"
+     r"found at line 15.*add the missing values"),
+])
+def test_bad_table_value_or_short_row_is_reported_at_its_line(tmp_path, corrupt, message):
+    path = tmp_path / "bad.eam.alloy"
+    path.write_text(_setfl(corrupt=corrupt))
+    with pytest.raises(ValueError, match=message):
+        EAM.from_file(path)
+
+
+def test_setfl_header_naming_an_element_twice_is_rejected(tmp_path):
+    path = tmp_path / "twice.eam.alloy"
+    path.write_text(_setfl(("Cu", "Cu")))
+    with pytest.raises(ValueError, match=r"twice.eam.alloy, line 4: the header names Cu more than once \(2 Cu Cu\)"
+                                         r".*list each element once"):
+        EAM.from_file(path)
+
+
+def test_non_utf8_byte_is_tolerated_in_comments_and_named_elsewhere(tmp_path):
+    path = tmp_path / "latin1.eam.alloy"
+    path.write_bytes(_setfl().replace("comment 1", "by J. Mu\xf1oz").encode("latin-1"))
+    model = EAM.from_file(path)
+    assert model.comment.startswith("by J. Mu\ufffdoz")
+    model.write_setfl(tmp_path / "again.eam.alloy")  # the comment writes back as UTF-8
+    path.write_bytes(_setfl().replace("29 63.546", "29 63.5\xb046").encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.eam.alloy, line 6: byte 0xb0 is not UTF-8 text.*convert the file to UTF-8"):
+        EAM.from_file(path)
+    funcfl = tmp_path / "latin1.eam"
+    funcfl.write_bytes(_funcfl().replace("Cu test", "Cu, \xe9crit par moi").encode("latin-1"))
+    assert EAM.from_file(funcfl).species == ["Cu"]
+
+
+def test_directory_or_missing_path_is_named_as_such(tmp_path):
+    folder = tmp_path / "Cu.eam.alloy"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"EAM file .*Cu.eam.alloy' is a directory, not a file: give the path"):
+        EAM.from_file(folder)
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        EAM.from_file([folder])
+    with pytest.raises(FileNotFoundError, match=r"EAM file .*nothing.eam' not found: check the path"):
+        EAM.from_file(tmp_path / "nothing.eam")
+
+
+def test_non_finite_table_given_directly_is_rejected():
+    good = ZhouEAM(["Cu"]).tabulate(nr=100, nrho=100)
+    frho = good.frho.copy()
+    frho[0, 50] = np.nan
+    with pytest.raises(ValueError, match="table frho holds non-finite values"):
+        EAM(good.species, frho, good.rhor, good.z2r, good.drho, good.dr, good.r_cut)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")

@@ -172,6 +172,44 @@ def test_malformed_file_error_names_file_and_line(tmp_path, text, message):
         read_lammps_entries(path)
 
 
+@pytest.mark.parametrize("word", ["nan", "inf", "-inf"])
+def test_non_finite_parameter_is_rejected_with_file_and_line(tmp_path, word):
+    path = tmp_path / "bad.tersoff"
+    path.write_text(f"# Si\n{ENTRY.replace(' 4.8381 ', f' {word} ')}\n")
+    with pytest.raises(ValueError, match=rf"bad.tersoff, line 2: '{word}' is not a finite number "
+                                         r"\(c of entry Si Si Si\).*fix or regenerate the file"):
+        Tersoff.from_lammps(path)
+    entry = NAMED_SETS["Si(C)"][1]["Si", "Si", "Si"]._replace(c=float(word))
+    with pytest.raises(ValueError, match="entries for Si Si Si hold non-finite values"):
+        Tersoff(["Si"], {("Si", "Si", "Si"): entry})
+
+
+def test_non_utf8_byte_is_tolerated_in_comments_and_named_elsewhere(tmp_path):
+    path = tmp_path / "latin1.tersoff"
+    path.write_bytes(f"# fitted by J. Mu\xf1oz\n{ENTRY}  # r\xe9f\n".encode("latin-1"))
+    assert Tersoff.from_lammps(path).entries["Si", "Si", "Si"].A == 3264.7
+    path.write_bytes((ENTRY.replace("Si Si Si", "Si Si S\xed") + "\n").encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.tersoff, line 1: byte 0xed is not UTF-8 text.*convert the file to UTF-8"):
+        Tersoff.from_lammps(path)
+
+
+def test_directory_or_missing_path_is_named_as_such(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"Tersoff file .* is a directory, not a file: give the path"):
+        Tersoff.from_lammps(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"Tersoff file .*Si.tersoff' not found: check the path"):
+        Tersoff.from_lammps(tmp_path / "Si.tersoff")
+
+
+def test_float32_batch_gives_float32_energies_close_to_float64():
+    atoms = rattled_sic(seed=5)
+    model = Tersoff.from_name("SiC")
+    exact = compute(model, atoms_to_batch(atoms), stress=True)
+    single = compute(model, atoms_to_batch(atoms, dtype=torch.float32), stress=True)
+    assert single["energies"].dtype == single["forces"].dtype == torch.float32
+    assert single["energy"].item() == pytest.approx(exact["energy"].item(), rel=1e-6)
+    np.testing.assert_allclose(single["forces"].numpy(), exact["forces"].numpy(), atol=1e-3)
+
+
 def test_missing_triple_and_ambiguous_element_are_explained(tmp_path):
     carbon = "C C C 3 1 0 38049 4.3484 -0.57058 0.72751 1.5724e-7 2.2119 346.74 1.95 0.15 3.4879 1393.6"
     path = tmp_path / "SiC_incomplete.tersoff"

@@ -44,6 +44,7 @@ class PotentialFile:
         self.lines = self.path.read_bytes().decode("utf-8", errors="surrogateescape").splitlines()
         self.comment = comment  # what starts a comment in a line ("" when nothing does)
         self.number = 0  # lines consumed so far (1-based number of the last one)
+        self.row_width = 0  # values on the first row of the first table: the file's row width
         self.short_row: tuple[int, int, int] | None = None  # first (line, values, values expected)
 
     def error(self, message: str, number: int | None = None) -> ValueError:
@@ -107,18 +108,17 @@ class PotentialFile:
     def table(self, n: int, what: str) -> np.ndarray:
         """n values that may run over several lines, as a NumPy array."""
         values: list[float] = []
-        width = 0  # values on the table's first line
         while len(values) < n:
             if self.number >= len(self.lines):
                 raise self._count_error(f"file ends after {len(values)} of the {n} values of {what}")
             words = self.words(f"the values of {what}")
-            width = width or len(words)
+            self.row_width = self.row_width or len(words)
             if len(values) + len(words) > n:
                 raise self._count_error(f"{len(values) + len(words) - n} values too many for {what} ({n} expected); "
                                         "check nrho and nr in the header")
             values += [self.value(word, "f", what) for word in words]
-            if len(words) < width and len(values) < n and self.short_row is None:
-                self.short_row = (self.number, len(words), width)
+            if len(words) < self.row_width and len(values) < n and self.short_row is None:
+                self.short_row = (self.number, len(words), self.row_width)
         return np.array(values)
 
     def _count_error(self, message: str) -> ValueError:

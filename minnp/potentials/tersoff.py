@@ -290,7 +290,6 @@ class Tersoff(torch.nn.Module):
 
     def forward(self, batch: Batch) -> Tensor:
         t = species_index(batch.numbers, self.numbers, "this Tersoff potential")  # (N,) row of each atom
-        table = self.table.to(batch.dtype)  # the energy follows the batch's dtype
         nbrs = batch.neighbors(self.r_cut)
         with torch.no_grad():  # keep only pairs some entry can use: fewer triples
             useful = nbrs.vectors(batch).norm(dim=1) < self.pair_cut[t[nbrs.i], t[nbrs.j]]
@@ -300,13 +299,13 @@ class Tersoff(torch.nn.Module):
         r = r_vec.norm(dim=1)  # (P,)
 
         # two-body parameters of each bond i-j: entry i-j-j
-        bond = table[ti, tj, tj]  # (P, 14)
+        bond = self.table[ti, tj, tj]  # (P, 14)
         R, D = bond[:, COLUMN["R"]], bond[:, COLUMN["D"]]
         is_bond = r < R + D  # (P,)
 
         # ζ_ij: every other neighbour k of i, with the parameters of entry i-j-k
         p, q = neighbor_triples(nbrs, batch.positions.shape[0])  # (T,) bonds i-j and i-k
-        triple = table[ti[p], tj[p], tj[q]]  # (T, 14)
+        triple = self.table[ti[p], tj[p], tj[q]]  # (T, 14)
         keep = is_bond[p] & (r[q] < triple[:, COLUMN["R"]] + triple[:, COLUMN["D"]])
         p, q, triple = p[keep], q[keep], triple[keep]
         col = {name: triple[:, k] for name, k in COLUMN.items()}
@@ -316,19 +315,20 @@ class Tersoff(torch.nn.Module):
         x = torch.where(col["m"] == 3, x**3, x)
         # LAMMPS caps the exponent at ±69.0776 (e^±69 = 10^±30)
         exp_term = torch.exp(x.clamp(-69.0776, 69.0776))
-        zeta = r.new_zeros(r.shape).index_add(0, p, cutoff_function(r[q], col["R"], col["D"]) * g * exp_term)
+        zeta = torch.zeros(r.shape, dtype=triple.dtype, device=r.device).index_add(0, p, cutoff_function(r[q], col["R"], col["D"]) * g * exp_term)
 
         b = bond_order(zeta, bond[:, COLUMN["beta"]], bond[:, COLUMN["n"]])  # (P,)
         attraction = cutoff_function(r, R, D) * b * bond[:, COLUMN["B"]] * torch.exp(-bond[:, COLUMN["lambda2"]] * r)
 
-        rep = table[self._repulsion_entry(batch, nbrs, ti, tj)]  # (P, 14)
+        rep = self.table[self._repulsion_entry(batch, nbrs, ti, tj)]  # (P, 14)
         R, D = rep[:, COLUMN["R"]], rep[:, COLUMN["D"]]
         repulsion = cutoff_function(r, R, D) * rep[:, COLUMN["A"]] * torch.exp(-rep[:, COLUMN["lambda1"]] * r)
 
         v = (torch.where(r < R + D, repulsion, torch.zeros_like(r))
              - torch.where(is_bond, attraction, torch.zeros_like(r)))  # (P,) V_ij
         # each ordered pair's energy ½ V_ij is split evenly between its two atoms
-        energies = torch.zeros_like(batch.positions[:, 0])  # (N,)
+        energies = torch.zeros_like(batch.positions[:, 0])  # (N,) in the batch's dtype
+        v = v.to(energies.dtype)  # computed in the potential's dtype
         return energies.index_add(0, nbrs.i, 0.25 * v).index_add(0, nbrs.j, 0.25 * v)
 
     @staticmethod

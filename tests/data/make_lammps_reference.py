@@ -181,7 +181,7 @@ def cases() -> list[dict]:
     add("CuNi.eam.alloy", "eam/alloy", ["Cu", "Ni"], ["Cu", "Ni"], alloy_structures(["Cu", "Ni"], 3.58))
     add("Cu_u3.eam Ni_u3.eam", "eam", ["Cu", "Ni"], ["Cu", "Ni"], alloy_structures(["Cu", "Ni"], 3.58))
     # Finnis-Sinclair: Mendelev's bcc Fe; Al-Fe, where the density an Al atom puts at an Fe atom
-    # differs from the one it puts at an Al atom; Ni-Al-H, where also rho_NiAl != rho_AlNi, so
+    # differs from the one it puts at an Al atom; Ni-Al-H, where rho_NiAl != rho_AlNi, so
     # swapping the two elements of a density table would show
     add("Fe_mm.eam.fs", "eam/fs", ["Fe"], ["Fe"], eam_structures("Fe", 2.855, "bcc"))
     add("AlFe_mm.eam.fs", "eam/fs", ["Al", "Fe"], ["Al", "Fe"], alloy_structures(["Al", "Fe"], 3.9))
