@@ -498,6 +498,14 @@ def test_two_atoms_at_the_same_position_get_a_clear_error(pbc, gaussian):
         coulomb_matrices(moved, sigma)
 
 
+def test_same_position_error_names_the_structure_in_a_mixed_batch():
+    batch = atoms_to_batch([bulk("NaCl", "rocksalt", a=5.64), Atoms("Na2", positions=[(0, 0, 0), (1, 0, 0)])])
+    x = batch.positions.clone()
+    x[3] = x[2]  # the cluster's two atoms on one site
+    with pytest.raises(ValueError, match="atoms 0 and 1 of structure 1 are at the same position"):
+        coulomb_energies(batch.replace(positions=x), torch.tensor([1.0, -1.0, 1.0, -1.0]))
+
+
 @pytest.mark.parametrize("lattice, madelung", [("sc", 2.8372974794806 / 2 * (3 / (4 * math.pi)) ** (1 / 3)),
                                                ("bcc", 0.895929255682), ("fcc", 0.895873615195)])
 def test_charged_cell_uses_the_neutralising_background(lattice, madelung):

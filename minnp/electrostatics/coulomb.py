@@ -91,7 +91,7 @@ def _cluster_matrices(batch: Batch, sigma: Tensor | None, clusters: Tensor) -> T
     n_c = int(batch.n_atoms[clusters].max())  # a large periodic cell does not widen the clusters' padding
     x = to_padded(batch.positions, batch)[clusters, :n_c]  # (C, n_c, 3)
     s = None if sigma is None else to_padded(sigma, batch, fill=1.0)[clusters, :n_c]  # (C, n_c)
-    return direct_matrices(x, real[clusters, :n_c], s)
+    return direct_matrices(x, real[clusters, :n_c], s, structures=torch.nonzero(clusters)[:, 0])
 
 
 def _cluster_potential(batch: Batch, charges: Tensor, sigma: Tensor | None, clusters: Tensor) -> Tensor:

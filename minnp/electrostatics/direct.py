@@ -107,13 +107,15 @@ def to_padded(values: Tensor, batch: Batch, fill: float = 0.0) -> Tensor:
 # ---------------------------------------------------------------------------------------------
 
 
-def direct_matrices(positions: Tensor, real: Tensor, sigma: Tensor | None = None) -> Tensor:
+def direct_matrices(positions: Tensor, real: Tensor, sigma: Tensor | None = None,
+                    structures: Tensor | None = None) -> Tensor:
     """Coulomb matrices M (B, n, n) of padded clusters, eV/e²; E_b = ½ q_bᵀ M_b q_b.
 
     ``positions`` (B, n, 3) in Å, ``real`` (B, n) True where a slot holds an atom, ``sigma``
     (B, n) Gaussian widths in Å (any positive value in empty slots) or None for point charges.
     The diagonal is the Gaussian self term K_E/(σ_i√π), or 0 for point charges; empty slots get
-    zero rows and columns. Differentiable in positions and sigma.
+    zero rows and columns. Differentiable in positions and sigma. ``structures`` (B,): the number
+    of each cluster in its batch, for error messages (default 0, 1, 2, ...).
     """
     n = positions.shape[1]
     eye = torch.eye(n, dtype=torch.bool, device=positions.device)
@@ -122,7 +124,7 @@ def direct_matrices(positions: Tensor, real: Tensor, sigma: Tensor | None = None
     # +1 where r is no distance (diagonal, empty slots) keeps sqrt and its gradient finite there
     r = torch.sqrt((r_vec**2).sum(-1) + (eye | ~pair))  # (B, n, n)
     off_diagonal = pair & ~eye
-    check_distinct(r, off_diagonal)
+    check_distinct(r, off_diagonal, structures)
     if sigma is None:
         kernel, diagonal = 1.0 / r, torch.zeros_like(r)
     else:
@@ -140,14 +142,16 @@ def direct_matrix(positions: Tensor, sigma: Tensor | None = None) -> Tensor:
     return direct_matrices(positions[None], real, None if sigma is None else sigma[None])[0]
 
 
-def check_distinct(r: Tensor, pairs: Tensor) -> None:
+def check_distinct(r: Tensor, pairs: Tensor, structures: Tensor | None = None) -> None:
     """A clear error when two atoms of a structure sit at the same place (1/0: no Coulomb energy).
 
-    ``r`` distances (B, n, n) and ``pairs`` (B, n, n) the entries that are real atom pairs.
+    ``r`` distances (B, n, n), ``pairs`` (B, n, n) the entries that are real atom pairs,
+    ``structures`` (B,) the structure numbers to name (default 0, 1, 2, ...).
     """
     close = pairs & (r.detach() < 1e-8)
     if close.any():
         b, i, j = torch.nonzero(close)[0].tolist()
         distance = float(r[b, i, j])
-        raise ValueError(f"atoms {i} and {j} of structure {b} are at the same position (r = {distance:.1g} Å): "
+        number = b if structures is None else int(structures[b])
+        raise ValueError(f"atoms {i} and {j} of structure {number} are at the same position (r = {distance:.1g} Å): "
                          "their Coulomb energy is undefined; remove the duplicate atom")
