@@ -373,39 +373,3 @@ def test_cuda_matches_cpu():
         gpu = compute(model.to("cuda"), atoms_to_batch(atoms, device="cuda"), stress=True)
         assert gpu["energy"].item() == pytest.approx(cpu["energy"].item(), abs=1e-9)
         np.testing.assert_allclose(gpu["forces"].cpu(), cpu["forces"], atol=1e-9)
-
-
-# --- the exercise checkers of notebook 01 (minnp/exercises.py) ------------------------------------
-
-def test_fcc_energy_checker_accepts_the_solution_and_explains_mistakes():
-    import minnp.exercises as check
-
-    check.fcc_energy_nearest_neighbours(lambda F, f, phi, a: F(12 * f(a / np.sqrt(2))) + 6 * phi(a / np.sqrt(2)))
-    with pytest.raises(check.Hint, match="shared by two atoms"):
-        check.fcc_energy_nearest_neighbours(lambda F, f, phi, a: F(12 * f(a / np.sqrt(2))) + 12 * phi(a / np.sqrt(2)))
-    with pytest.raises(check.Hint, match="a/√2"):
-        check.fcc_energy_nearest_neighbours(lambda F, f, phi, a: F(12 * f(a)) + 6 * phi(a))
-    with pytest.raises(check.Hint, match="summed density"):
-        check.fcc_energy_nearest_neighbours(lambda F, f, phi, a: 12 * F(f(a / np.sqrt(2))) + 6 * phi(a / np.sqrt(2)))
-
-
-def test_vacancy_checker_accepts_the_solution_and_explains_mistakes():
-    import minnp.exercises as check
-
-    def energies(model, a, repeat):
-        perfect = bulk(model.species[0], "fcc", a=a, cubic=True).repeat(repeat)
-        perfect.calc = Calculator(model)
-        defect = perfect.copy()
-        del defect[0]
-        defect.calc = Calculator(model)
-        return defect.get_potential_energy(), perfect.get_potential_energy(), len(perfect)
-
-    def right(model, a, repeat):
-        e_defect, e_perfect, n = energies(model, a, repeat)
-        return e_defect - (n - 1) / n * e_perfect
-
-    check.vacancy_formation_energy(right)
-    with pytest.raises(check.Hint, match=r"\(N-1\)/N"):
-        check.vacancy_formation_energy(lambda m, a, r: energies(m, a, r)[0] - energies(m, a, r)[1])
-    with pytest.raises(check.Hint, match="sign"):
-        check.vacancy_formation_energy(lambda m, a, r: -right(m, a, r))
