@@ -157,7 +157,9 @@ class Batch:
         isolated = not periodic and bool(self.pbc.any())
         key = (float(r_cut), isolated)
         if key not in self._neighbors:
-            source = dataclasses.replace(self, pbc=torch.zeros_like(self.pbc), _neighbors={}) if isolated else self
+            source = self
+            if isolated:  # the same atoms without periodicity
+                source = dataclasses.replace(self, pbc=torch.zeros_like(self.pbc), _neighbors={})
             self._neighbors[key] = neighbor_list(source, float(r_cut))
         return self._neighbors[key]
 
@@ -182,8 +184,10 @@ def _same_values(new, old) -> bool:
     """True when ``new`` is ``old`` or a tensor with the same shape, device and values."""
     if new is old:
         return True
-    return (isinstance(new, Tensor) and isinstance(old, Tensor) and new.shape == old.shape
-            and new.device == old.device and new.dtype == old.dtype and torch.equal(new.detach(), old.detach()))
+    if not (isinstance(new, Tensor) and isinstance(old, Tensor)):
+        return False
+    same_kind = new.shape == old.shape and new.device == old.device and new.dtype == old.dtype
+    return same_kind and torch.equal(new.detach(), old.detach())
 
 
 def _check_structure(atoms: Atoms, s: int) -> None:

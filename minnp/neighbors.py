@@ -96,17 +96,20 @@ def _check_images(cell: np.ndarray, pbc: np.ndarray, r_cut: float, s: int) -> No
     height across the other two vectors."""
     cell = complete_cell(cell)
     volume = abs(np.linalg.det(cell))
-    heights = np.array([volume / np.linalg.norm(np.cross(cell[(a + 1) % 3], cell[(a + 2) % 3])) for a in range(3)])
+    areas = [np.linalg.norm(np.cross(cell[(a + 1) % 3], cell[(a + 2) % 3])) for a in range(3)]
+    heights = volume / np.array(areas)  # (3,) Å
     per_axis = np.where(pbc, 2 * np.ceil(r_cut / np.maximum(heights, 1e-300)) + 1, 1)
     if per_axis.prod() > MAX_IMAGES:
         a = int(np.argmin(np.where(pbc, heights, np.inf)))
         raise ValueError(
-            f"structure {s}: the periodic cell is only {heights[a]:.3g} Å thick across lattice vector {a}, so a "
-            f"cutoff of {r_cut:g} Å would need {per_axis.prod():.3g} periodic images of it (more than "
-            f"{MAX_IMAGES}); check the cell vectors, use a larger cell (atoms.repeat) or a smaller cutoff")
+            f"structure {s}: the periodic cell is only {heights[a]:.3g} Å thick across lattice vector "
+            f"{a}, so a cutoff of {r_cut:g} Å would need {per_axis.prod():.3g} periodic images of it "
+            f"(more than {MAX_IMAGES}); check the cell vectors, use a larger cell (atoms.repeat) or a "
+            "smaller cutoff")
 
 
-def neighbor_triples(nbrs: Neighbors | Tensor, n_atoms: int, unordered: bool = False) -> tuple[Tensor, Tensor]:
+def neighbor_triples(nbrs: Neighbors | Tensor, n_atoms: int,
+                     unordered: bool = False) -> tuple[Tensor, Tensor]:
     """Pairs (p, q) of neighbour pairs that share a centre: the triples j-i-k.
 
     ``nbrs``: a neighbour list, or just its centres ``i`` (P,), sorted (a run of the list).

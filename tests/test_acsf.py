@@ -13,7 +13,8 @@ from minnp.descriptors.base import jacobian_on_atoms
 from minnp.descriptors.properties import check_invariances
 from minnp.neighbors import neighbor_triples
 
-def DScribeACSF(**params):  # noqa: N802 (DScribe's class, imported when a test needs it)
+
+def DScribeACSF(**params):
     return peer("dscribe.descriptors").ACSF(**params)
 
 
@@ -429,7 +430,9 @@ def test_derivatives_of_lists_with_include_and_exclude_match_dscribe():
     for a in systems:
         a.rattle(0.05, seed=2)
     ours, ref = ACSF(**params), DScribeACSF(**params)
-    for kw in (dict(include=[0]), dict(exclude=[1]), dict(centers=[[0, 2], [1]]), dict(centers=[[1], [0]], include=[1, 0])):
+    cases = (dict(include=[0]), dict(exclude=[1]), dict(centers=[[0, 2], [1]]),
+             dict(centers=[[1], [0]], include=[1, 0]))
+    for kw in cases:
         d_ours, x_ours = ours.derivatives(systems, attach=True, **kw)
         d_ref, x_ref = ref.derivatives(systems, attach=True, **kw)
         assert type(d_ours) is type(d_ref)  # stacked array, or a list when the shapes differ
@@ -473,7 +476,7 @@ def test_config_rebuilds_a_descriptor_with_identical_features(rng, name, periodi
 
 
 def _plain_python(value) -> bool:
-    """Only lists, dicts with str keys, numbers, strings, bools and None (what weights-only torch.load reads)."""
+    """Only lists, dicts with str keys, numbers, strings, bools and None (weights-only torch.load)."""
     if isinstance(value, dict):
         return all(isinstance(k, str) and _plain_python(v) for k, v in value.items())
     if isinstance(value, list):

@@ -37,5 +37,6 @@ def from_config(class_name: str, kwargs: dict) -> Descriptor:
         raise ValueError(f"unknown descriptor class {class_name!r}: a checkpoint may name only minnp's "
                          f"descriptors {sorted(classes)}")
     if not isinstance(kwargs, dict):
-        raise ValueError(f"descriptor arguments must be a dict of constructor arguments, got {type(kwargs).__name__}")
+        raise TypeError(f"descriptor arguments must be a dict of constructor arguments, "
+                        f"got {type(kwargs).__name__}")
     return classes[class_name](**kwargs)

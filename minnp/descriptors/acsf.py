@@ -243,7 +243,8 @@ class ACSF(DScribeSurface, Descriptor):
     def _triangles(self, centre: Tensor, r_vec: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Triangles j-i-k of a run of pairs sorted by ``centre`` (P,): pair indices p < q (T,)
         into that run, and r_jk = |r_ik - r_ij| (T,) from the pair vectors ``r_vec`` (P, 3)."""
-        p, q = neighbor_triples(centre - centre[0], int(centre[-1] - centre[0]) + 1, unordered=True)  # (T,) each
+        n_centres = int(centre[-1] - centre[0]) + 1
+        p, q = neighbor_triples(centre - centre[0], n_centres, unordered=True)  # (T,) each
         r_jk = (r_vec.index_select(0, q) - r_vec.index_select(0, p)).norm(dim=1)  # (T,)
         if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut: skip those triangles
             close = torch.nonzero(r_jk < self.r_cut).squeeze(1)
@@ -317,8 +318,10 @@ class ACSF(DScribeSurface, Descriptor):
                 along_jk = da_djk[:, :, None] * u_jk[:, None, :]  # (T, C, 3)
                 block = _pair_block(s_jc[p], s_jc[q])  # (T,)
                 G[1].index_add_(0, centre[p] * n_pairs + block, a)
-                J[1].index_add_(0, (first + p) * n_pairs + block, da_dij[:, :, None] * unit_c[p, None, :] - along_jk)
-                J[1].index_add_(0, (first + q) * n_pairs + block, da_dik[:, :, None] * unit_c[q, None, :] + along_jk)
+                on_p = da_dij[:, :, None] * unit_c[p, None, :] - along_jk  # (T, C, 3) ∂/∂r_ij
+                on_q = da_dik[:, :, None] * unit_c[q, None, :] + along_jk  # (T, C, 3) ∂/∂r_ik
+                J[1].index_add_(0, (first + p) * n_pairs + block, on_p)
+                J[1].index_add_(0, (first + q) * n_pairs + block, on_q)
                 first += len(centre)
         G = torch.cat([G[0].reshape(n, S * R), G[1].reshape(n, n_pairs * C)], dim=1)  # (N, F)
         J = torch.cat([J[0].reshape(P, S * R, 3), J[1].reshape(P, n_pairs * C, 3)], dim=1)  # (P, F, 3)

@@ -36,7 +36,7 @@ from ase.geometry import complete_cell
 
 from minnp.batch import Batch, atoms_to_batch
 from minnp.descriptors.base import jacobian_on_atoms
-from minnp.descriptors.environments import Environments, concatenate
+from minnp.descriptors.environments import Environments, atom_environments, concatenate
 from minnp.neighbors import Neighbors, neighbor_list
 
 Tensor = torch.Tensor
@@ -145,7 +145,8 @@ class SOAPSurface(DScribeSurface):
         nbrs = self.dscribe_neighbors(batch)
         if attach and all(centres is None for centres in per_system):  # every atom, in order
             ptr = batch.ptr.tolist()
-            return self.atom_environments(batch, nbrs), [np.arange(a, b) for a, b in zip(ptr, ptr[1:])]
+            rows = [np.arange(a, b) for a, b in zip(ptr, ptr[1:])]
+            return atom_environments(batch, nbrs, self.species_index(batch)), rows
         ptr = batch.ptr.tolist()
         positions = batch.positions.detach().cpu().numpy()
         atoms, points, owner, rows = [], [], [], []  # rows: per system, its centres' rows (points: negative)
@@ -172,7 +173,8 @@ class SOAPSurface(DScribeSurface):
             owner.extend([s] * len(xyz))
             rows.append(row)
         device = batch.device
-        envs = [self.atom_environments(batch, nbrs, torch.tensor(atoms, dtype=torch.long, device=device))]
+        centres = torch.tensor(atoms, dtype=torch.long, device=device)
+        envs = [atom_environments(batch, nbrs, self.species_index(batch), centres)]
         if points:
             xyz = torch.tensor(np.array(points), dtype=batch.dtype, device=device)
             owner = torch.tensor(owner, dtype=torch.long, device=device)

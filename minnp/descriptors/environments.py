@@ -13,6 +13,9 @@ import dataclasses
 import numpy as np
 import torch
 
+from minnp.batch import Batch
+from minnp.neighbors import Neighbors
+
 Tensor = torch.Tensor
 
 
@@ -46,3 +49,47 @@ def concatenate(envs: list[Environments]) -> Environments:
         centre_atom=torch.cat([e.centre_atom for e in envs]),
         structure=torch.cat([e.structure for e in envs]),
     )
+
+
+def atom_environments(batch: Batch, nbrs: Neighbors, s: Tensor, centres: Tensor | None = None,
+                  vectors: Tensor | None = None) -> Environments:
+    """Environments centred on atoms (all, or the global indices ``centres``), moving with them.
+
+    ``s`` (N,): each atom's species index. ``vectors`` (P, 3) replaces ``nbrs.vectors(batch)``
+    (all centres only)."""
+    if centres is None:  # every atom: the neighbour list as it is
+        centres, row = torch.arange(len(s), device=s.device), None
+    else:  # keep the pairs of the chosen centres, renumbered 0..C-1
+        row = torch.full_like(s, -1)
+        row[centres] = torch.arange(len(centres), device=s.device)
+        keep = row[nbrs.i] >= 0
+        nbrs = Neighbors(i=nbrs.i[keep], j=nbrs.j[keep], shift=nbrs.shift[keep], r_cut=nbrs.r_cut)
+    i, j = nbrs.i, nbrs.j
+    vectors = nbrs.vectors(batch) if vectors is None else vectors  # (P, 3)
+    return Environments(centre=i if row is None else row[i], neighbour=j, vectors=vectors, species=s[j],
+                        n_centres=len(centres),
+                        self_species=s[centres], centre_atom=centres, structure=batch.batch[centres])
+
+
+def pad_groups(group: Tensor, n_groups: int) -> tuple[Tensor, Tensor, int]:
+    """Slots of a padded (n_groups, width) grid for items of sorted or unsorted ``group`` (P,).
+
+    Returns (counts per group, each item's slot in its group, width = largest group).
+    """
+    counts = torch.bincount(group, minlength=n_groups)  # (G,)
+    first = torch.cumsum(counts, 0) - counts  # where each group starts once sorted
+    rank = torch.arange(len(group), device=group.device)
+    if bool((group[1:] >= group[:-1]).all()):  # already grouped (one species, pairs by centre)
+        slot = rank - first[group]
+    else:
+        order = torch.argsort(group, stable=True)
+        slot = torch.empty_like(group)
+        slot[order] = rank - first[group[order]]
+    return counts, slot, max(int(counts.max()) if len(group) else 0, 1)
+
+
+def mean_per_structure(x: Tensor, structure: Tensor, n_structures: int) -> Tensor:
+    """Average rows of x over the environments of each structure: (C, ...) -> (B, ...)."""
+    total = x.new_zeros((n_structures,) + tuple(x.shape[1:])).index_add(0, structure, x)
+    count = torch.bincount(structure, minlength=n_structures).clamp(min=1).to(x.dtype)
+    return total / count.reshape((-1,) + (1,) * (x.dim() - 1))

@@ -73,15 +73,21 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ase.data import chemical_symbols
-
-from minnp.batch import Batch, atomic_numbers
+from minnp.batch import Batch
 from minnp.descriptors.base import Descriptor
 from minnp.descriptors.dscribe_api import SOAPSurface
-from minnp.descriptors.environments import Environments
+from minnp.descriptors.environments import Environments, atom_environments, mean_per_structure, pad_groups
 from minnp.descriptors.harmonics import real_solid_harmonics
-from minnp.descriptors.soap_basis import (GAUSSIAN_THRESHOLD, check_weighting, density_weights, gto_basis,
-                                          infer_r_cut, polynomial_basis, species_weights, weight_at_zero)
+from minnp.descriptors.soap_basis import (
+    GAUSSIAN_THRESHOLD,
+    check_weighting,
+    density_weights,
+    gto_basis,
+    infer_r_cut,
+    polynomial_basis,
+    species_weights,
+    weight_at_zero,
+)
 from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
@@ -159,8 +165,9 @@ class SOAP(SOAPSurface, Descriptor):
                        "radial": np.stack([np.eye(self.n_max)] * (self.l_max + 1)),
                        "centre_radial": projection @ np.exp(-self.eta * grid**2)}
         species_weighting = compression.get("species_weighting")
-        self._species_weighting = None if species_weighting is None else dict(species_weighting)
         buffers["species_weights"] = species_weights(species_weighting, self.species)  # (S,)
+        self._species_weighting = None if species_weighting is None else dict(  # for config()
+            zip(self.species_symbols, buffers["species_weights"].tolist()))
         buffers.update(self._layout())
         for name, value in buffers.items():
             self.register_buffer(name, torch.as_tensor(value), persistent=False)
@@ -273,7 +280,7 @@ class SOAP(SOAPSurface, Descriptor):
         S, n, L = self.n_species, self.n_max, self.l_max + 1
         group = env.centre * S + env.species  # (P,)
         n_groups = env.n_centres * S
-        _, slot, width = _pad(group, n_groups)
+        _, slot, width = pad_groups(group, n_groups)
         grid = env.vectors.new_zeros(3, n_groups, width).index_put(
             (torch.arange(3, device=group.device)[:, None], group, slot), env.vectors.T)  # (3, G, M)
         x, y, z = grid[0], grid[1], grid[2]  # (G, M) each
@@ -340,34 +347,16 @@ class SOAP(SOAPSurface, Descriptor):
         """Features of every environment (C, F), or of every structure (B, F) when averaging."""
         c = self.expand(env)
         if self.average == "inner":
-            return self.power_spectrum(_mean_per_structure(c, env.structure, n_structures))
+            return self.power_spectrum(mean_per_structure(c, env.structure, n_structures))
         p = self.power_spectrum(c)
-        return _mean_per_structure(p, env.structure, n_structures) if self.average == "outer" else p
+        return mean_per_structure(p, env.structure, n_structures) if self.average == "outer" else p
 
     def features(self, batch: Batch, nbrs: Neighbors, vectors: Tensor | None = None) -> Tensor:
         """Every atom's SOAP (N, F); with averaging one row per structure (B, F)."""
-        return self.soap(self.atom_environments(batch, nbrs, vectors=vectors), batch.n_structures)
+        env = atom_environments(batch, nbrs, self.species_index(batch), vectors=vectors)
+        return self.soap(env, batch.n_structures)
 
     # ---- environments ----------------------------------------------------------------------------
-
-    def atom_environments(self, batch: Batch, nbrs: Neighbors, centres: Tensor | None = None,
-                          vectors: Tensor | None = None) -> Environments:
-        """Environments centred on atoms (all, or the global indices ``centres``), moving with them.
-
-        ``vectors`` (P, 3) replaces ``nbrs.vectors(batch)`` (all centres only)."""
-        s = self.species_index(batch)  # (N,)
-        if centres is None:  # every atom: the neighbour list as it is
-            centres, row = torch.arange(len(s), device=s.device), None
-        else:  # keep the pairs of the chosen centres, renumbered 0..C-1
-            row = torch.full_like(s, -1)
-            row[centres] = torch.arange(len(centres), device=s.device)
-            keep = row[nbrs.i] >= 0
-            nbrs = Neighbors(i=nbrs.i[keep], j=nbrs.j[keep], shift=nbrs.shift[keep], r_cut=nbrs.r_cut)
-        i, j = nbrs.i, nbrs.j
-        vectors = nbrs.vectors(batch) if vectors is None else vectors  # (P, 3)
-        return Environments(centre=i if row is None else row[i], neighbour=j, vectors=vectors, species=s[j],
-                            n_centres=len(centres),
-                            self_species=s[centres], centre_atom=centres, structure=batch.batch[centres])
 
     # ---- the pair Jacobian, by forward-mode autograd -------------------------------------------
 
@@ -379,8 +368,9 @@ class SOAP(SOAPSurface, Descriptor):
         """
         nbrs = self.neighbors(batch) if nbrs is None else nbrs
         with torch.no_grad():
-            env = self.atom_environments(batch, nbrs)
-            return self.soap(env, batch.n_structures), nbrs, self.environment_jacobian(env, batch.n_structures)
+            env = atom_environments(batch, nbrs, self.species_index(batch))
+            G, J = self.soap(env, batch.n_structures), self.environment_jacobian(env, batch.n_structures)
+        return G, nbrs, J
 
     def environment_jacobian(self, env: Environments, n_structures: int = 1) -> Tensor:
         """∂p_c/∂r_p of every pair p of the environments, (P, F, 3), c the pair's centre (or its
@@ -402,14 +392,14 @@ class SOAP(SOAPSurface, Descriptor):
         c = self.expand(env)  # (C, S, n, L²)
         scale = torch.ones(env.n_centres, dtype=c.dtype, device=c.device)  # (C,)
         if self.average == "inner":  # every centre sees its structure's averaged coefficients
-            c = _mean_per_structure(c, env.structure, n_structures)[env.structure]
+            c = mean_per_structure(c, env.structure, n_structures)[env.structure]
         if self.average != "off":  # each centre's share of the average
             scale = 1.0 / torch.bincount(env.structure, minlength=n_structures).to(c.dtype)[env.structure]
         left, right = self._sides(c)  # (C, A, L²), (C, B, L²)
         jacobian = c.new_zeros(len(env.centre), F, 3)  # (P, F, 3)
 
         order = torch.argsort(env.centre, stable=True)  # pairs grouped by centre
-        counts, slot, width = _pad(env.centre, env.n_centres)
+        counts, slot, width = pad_groups(env.centre, env.n_centres)
         ends = [0] + torch.cumsum(counts, 0).tolist()
         per_pair = 3 * L * n * (left.shape[1] + right.shape[1] + L)  # numbers held per pair
         block = max(1, 2**23 // (per_pair * width))
@@ -418,7 +408,8 @@ class SOAP(SOAPSurface, Descriptor):
             b = stop - start
             pairs = order[ends[start]:ends[stop]]
             centre, where, s = env.centre[pairs] - start, slot[pairs], env.species[pairs]
-            dc = self._pair_term_jacobian(env.vectors[pairs], s) * scale[env.centre[pairs], None, None]  # (3, p, n, L²)
+            dc = self._pair_term_jacobian(env.vectors[pairs], s)  # (3, p, n, L²)
+            dc = dc * scale[env.centre[pairs], None, None]
             d_left, d_right = [], []
             for l, dc_l in enumerate(dc.split(self._per_l, dim=-1)):  # (3, p, n, 2l+1)
                 m = slice(l * l, (l + 1) ** 2)
@@ -453,9 +444,9 @@ class SOAP(SOAPSurface, Descriptor):
         """The constructor's arguments as plain Python: ``SOAP(**soap.config())`` is the same SOAP."""
         compression = {"mode": self.compression}
         if self._species_weighting is not None:
-            compression["species_weighting"] = {
-                chemical_symbols[atomic_numbers([k])[0]]: float(v) for k, v in self._species_weighting.items()}
-        return {"species": self.species_symbols, "r_cut": self.r_cut, "n_max": self.n_max, "l_max": self.l_max,
+            compression["species_weighting"] = dict(self._species_weighting)
+        return {"species": self.species_symbols, "r_cut": self.r_cut, "n_max": self.n_max,
+                "l_max": self.l_max,
                 "sigma": self.sigma, "rbf": self.rbf, "weighting": dict(self.weighting) or None,
                 "average": self.average, "compression": compression, "periodic": self.periodic}
 
@@ -472,27 +463,3 @@ class SOAP(SOAPSurface, Descriptor):
 def _prefactor(l: int) -> float:
     """π √(8 / (2l+1)): DScribe's normalisation of the power spectrum (SOAP paper erratum)."""
     return math.pi * math.sqrt(8.0 / (2 * l + 1))
-
-
-def _pad(group: Tensor, n_groups: int) -> tuple[Tensor, Tensor, int]:
-    """Slots of a padded (n_groups, width) grid for items of sorted or unsorted ``group`` (P,).
-
-    Returns (counts per group, each item's slot in its group, width = largest group).
-    """
-    counts = torch.bincount(group, minlength=n_groups)  # (G,)
-    first = torch.cumsum(counts, 0) - counts  # where each group starts once sorted
-    rank = torch.arange(len(group), device=group.device)
-    if bool((group[1:] >= group[:-1]).all()):  # already grouped (one species, pairs by centre)
-        slot = rank - first[group]
-    else:
-        order = torch.argsort(group, stable=True)
-        slot = torch.empty_like(group)
-        slot[order] = rank - first[group[order]]
-    return counts, slot, max(int(counts.max()) if len(group) else 0, 1)
-
-
-def _mean_per_structure(x: Tensor, structure: Tensor, n_structures: int) -> Tensor:
-    """Average rows of x over the environments of each structure: (C, ...) -> (B, ...)."""
-    total = x.new_zeros((n_structures,) + tuple(x.shape[1:])).index_add(0, structure, x)
-    count = torch.bincount(structure, minlength=n_structures).clamp(min=1).to(x.dtype)
-    return total / count.reshape((-1,) + (1,) * (x.dim() - 1))
