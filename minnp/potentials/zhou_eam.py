@@ -156,8 +156,8 @@ class ZhouEAM(torch.nn.Module):
         self.register_buffer("F_n", column([p.F_n for p in rows]))  # (n_el, 4)
         self.register_buffer("F", column([p.F for p in rows]))  # (n_el, 4)
 
-    def density(self, r: Tensor, t: Tensor, t_site: Tensor | None = None) -> Tensor:
-        """f_t(r), the same at an atom of any element (``t_site`` is accepted and not needed)."""
+    def density(self, r: Tensor, t: Tensor) -> Tensor:
+        """f_t(r), the density an atom of element t puts at distance r."""
         return self.f_e[t] * _switched_exponential(r / self.r_e[t], self.beta[t], self.lambda_[t])
 
     def _pure_pair(self, r: Tensor, t: Tensor) -> Tensor:
@@ -180,7 +180,10 @@ class ZhouEAM(torch.nn.Module):
         return torch.where(rho < rho_n, low, torch.where(rho < rho_0, middle, high))
 
     def forward(self, batch: Batch) -> Tensor:
-        return eam_energies(batch, self.r_cut, self.numbers, self.embedding, self.density, self.pair)
+        def density(r, t_j, t_i):  # an atom's density is the same at atoms of every element
+            return self.density(r, t_j)
+
+        return eam_energies(batch, self.r_cut, self.numbers, self.embedding, density, self.pair)
 
     def tabulate(self, nr: int = 5000, nrho: int = 5000, rho_max: float | None = None) -> EAM:
         """The same functions as LAMMPS tables (r from 0 to r_cut, ρ from 0 to ρ_max).
