@@ -58,10 +58,10 @@ unit: install
 	$(BIN)/python -m pytest tests -n $(JOBS) -q
 
 # Each notebook runs once as CI sees it: its student version's exercises are rehearsed in the
-# same kernel before the solutions (python -m minnp.course ci), so one run proves both versions.
+# same kernel before the solutions (python -m tools.course ci), so one run proves both versions.
 notebooks: install
 	rm -rf _build/notebooks
-	$(BIN)/python -m minnp.course ci _build/notebooks >/dev/null
+	$(BIN)/python -m tools.course ci _build/notebooks >/dev/null
 	cd _build/notebooks && ../../$(BIN)/python -m pytest . $(subst notebooks/,,$(NBVAL)) -n $(JOBS) \
 	    --dist loadscope -q
 
@@ -74,7 +74,7 @@ bench: install
 	$(BIN)/python -m benchmarks
 
 student: install
-	$(BIN)/python -m minnp.course student _student --instructor _instructor
+	$(BIN)/python -m tools.course student _student --instructor _instructor
 
 # A test of the test (slow: two full runs): tools/stress_test.py writes its numbers to the README's table.
 stress-test: install

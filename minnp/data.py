@@ -61,9 +61,11 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import math
 import os
+import secrets
 from pathlib import Path
-from typing import Hashable, Sequence
+from typing import Hashable, Iterator, Sequence
 
 import ase.io
 import numpy as np
@@ -72,7 +74,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import atomic_numbers, chemical_symbols
 from ase.units import Bohr, Hartree
 
-__all__ = ["label", "read", "write", "read_descriptors", "random_split", "group_split"]
+__all__ = ["label", "read", "write", "read_descriptors", "random_split", "group_split", "atomic_path"]
 
 
 def label(
@@ -118,6 +120,35 @@ def label(
 
 # ----------------------------------------------------------------------------------------------
 # reading and writing
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces ``path`` only if the block succeeds.
+
+    Write the new content to the yielded path; on success it is flushed to disk and renamed over
+    ``path`` in one step (``os.replace``), so a reader sees the old file or the new one, never
+    half of one. On any error (or Ctrl-C) the temporary file is removed and ``path`` is untouched::
+
+        with atomic_path("train.data") as tmp:
+            tmp.write_text(text)
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder; give the path of a file to write inside it")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {str(path)!r}: the folder {str(path.parent)!r} does not exist; "
+                                "create it first (e.g. Path(...).mkdir(parents=True))")
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")  # same folder: same file system
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 
 
 def _format(path: Path, format: str | None) -> str:

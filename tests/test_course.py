@@ -1,11 +1,14 @@
-"""minnp.course: badges re-pointed by one command; student notebooks keep no solution text."""
+"""tools.course: badges re-pointed by one command, written as checked literals (no code planted in the
+Colab setup cell); student notebooks keep no solution text, and a marker the stubber does not know
+stops it (fails closed); generated notebooks never go into or over the sources; files are written
+atomically."""
 
 import json
 import shutil
 
 import pytest
 
-from minnp import course
+from tools import course
 
 
 @pytest.fixture
@@ -114,3 +117,134 @@ def test_ci_notebook_rehearses_the_student_version_before_the_solutions(tmp_path
     broken = course.ci_notebook(_tiny_notebook(tmp_path / "broken.ipynb", "assert double(undefined_name) == 6"))
     with pytest.raises(nbclient.exceptions.CellExecutionError, match="NameError"):
         _execute(broken)
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile and mistaken input: nothing planted, nothing overwritten, nothing shipped by accident
+# ---------------------------------------------------------------------------------------------
+
+PLANTED = 'x";__import__("os").system("id");_="'  # a valid git branch name
+
+
+def _setup_cell_shape(source: str) -> str:
+    """The setup cell's syntax tree with its two string literals blanked out."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and node.value in (*course.config().values(), PLANTED, "main"):
+            node.value = "?"
+    return ast.dump(tree)
+
+
+def test_a_ref_holding_code_is_written_as_a_string_literal_and_runs_nothing(course_copy):
+    reference = course.setup_cell("minnp/minnp", "main")
+    course.main(["badges", "--repo", "minnp/minnp", "--ref", PLANTED])
+    for path in course.notebooks():
+        cell = "".join(json.loads(path.read_text())["cells"][1]["source"])
+        assert course.setup_cell_target(cell) == ("minnp/minnp", PLANTED)
+        assert _setup_cell_shape(cell) == _setup_cell_shape(reference), "the cell's code is the standard code"
+        assert course.problems(path) == []
+    readme = (course_copy / "README.md").read_text()
+    assert '__import__("os")' not in readme and "blob/x%22%3B__import__%28%22os%22%29" in readme
+
+
+@pytest.mark.parametrize("repo, ref, problem", [
+    ("minnp/minnp", "a..b", "'..'"),
+    ("minnp/minnp", "two words", "space"),
+    ("minnp/minnp", "-x", "starts with"),
+    ("minnp/minnp", "v1.lock", ".lock"),
+    ("minnp/minnp", "", "empty"),
+    ("minnp", "main", "OWNER/NAME"),
+    ("-me/minnp", "main", "OWNER/NAME"),
+    ("me/minnp.git", "main", "without '.git'"),
+    ('me/x"y', "main", "OWNER/NAME"),
+])
+def test_repo_and_ref_outside_githubs_and_gits_rules_are_refused_before_anything_is_written(
+        course_copy, repo, ref, problem):
+    before = {p: p.read_bytes() for p in [*course.notebooks(), course.CONFIG, course_copy / "README.md"]}
+    with pytest.raises(ValueError, match="e.g. --(repo|ref) ") as error:
+        course.repoint(repo, ref)
+    assert problem in str(error.value)
+    assert {p: p.read_bytes() for p in before} == before
+    with pytest.raises(SystemExit) as exit_:
+        course.main(["badges", "--repo", repo, "--ref", ref])
+    assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('    REPO, REF = "minnp/minnp", "main"; __import__("os").system("id")', "not the standard"),
+    ('    REPO, REF = "minnp/" + "minnp", "main"', "two string literals"),
+    ('    REPO, REF = "someone/else", "main"', "installs someone/else@main"),
+    ('    REPO, REF = "minnp/minnp", "main"(', "not valid Python"),
+])
+def test_check_reads_the_setup_cell_and_reports_a_planted_or_foreign_target(course_copy, line, problem):
+    path = course.notebooks()[0]
+    nb = json.loads(path.read_text())
+    cell = "".join(nb["cells"][1]["source"]).replace('    REPO, REF = "minnp/minnp", "main"', line)
+    nb["cells"][1]["source"] = cell.splitlines(keepends=True)
+    path.write_text(json.dumps(nb))
+    assert any(problem in p for p in course.problems(path)), course.problems(path)
+
+
+@pytest.mark.parametrize("where", ["notebooks", ".", "notebooks/student"])
+def test_generated_notebooks_never_go_into_the_course_sources(where):
+    sources = {p: p.read_bytes() for p in course.notebooks()}
+    target = course.ROOT / where
+    for write in (course.write_student, course.write_ci):
+        with pytest.raises(ValueError, match="course sources .*Choose a folder outside"):
+            write(target)
+    with pytest.raises(ValueError, match="course sources"):
+        course.write_student(course.ROOT / "_student", instructor_out=course.NOTEBOOKS)
+    assert {p: p.read_bytes() for p in course.notebooks()} == sources
+    assert not (course.ROOT / "notebooks" / "student").exists()
+
+
+def test_a_copy_of_the_sources_is_not_overwritten_but_earlier_output_is(tmp_path):
+    copy = tmp_path / "my-course"
+    copy.mkdir()
+    source = course.notebooks()[0]
+    shutil.copy(source, copy / source.name)
+    with pytest.raises(ValueError, match="not a notebook this tool wrote"):
+        course.write_student(copy)
+    assert (copy / source.name).read_bytes() == source.read_bytes()
+    course.write_student(tmp_path / "student", tmp_path / "instructor")
+    course.write_student(tmp_path / "student", tmp_path / "instructor")  # a second run replaces its own output
+
+
+@pytest.mark.parametrize("marker", ["### BEGIN SOLUTION  # the hard part", "### begin solution", "#### BEGIN SOLUTION",
+                                    "### END SOLUTION (end)"])
+def test_a_marker_with_extra_text_stops_the_stubber_instead_of_shipping_the_solution(marker):
+    src = f"def f(x):\n    {marker}\n    return 42\n    ### END SOLUTION\n"
+    if "END" in marker:
+        src = f"def f(x):\n    ### BEGIN SOLUTION\n    return 42\n    {marker}\n"
+    with pytest.raises(ValueError, match=r"exercise 3, line \d: .* not one; a marker line holds exactly"):
+        course._stub(src, 3)
+    with pytest.raises(ValueError, match="END SOLUTION without ### BEGIN"):
+        course._stub("x = 1\n### END SOLUTION\n", 1)
+    with pytest.raises(ValueError, match="inside a solution region"):
+        course._stub("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", 1)
+
+
+def test_a_bad_marker_in_any_notebook_writes_no_student_notebook(course_copy, tmp_path):
+    last = course.notebooks()[-1]
+    last.write_text(last.read_text().replace("### BEGIN SOLUTION", "### BEGIN SOLUTION (keep)", 1))
+    out = tmp_path / "student"
+    with pytest.raises(ValueError, match=f"{last.name}, exercise 1"):
+        course.write_student(out)
+    assert list(out.glob("*.ipynb")) == []
+    assert any("looks like a solution marker" in p for p in course.problems(last))
+
+
+def test_a_failed_rewrite_leaves_every_file_as_it_was(course_copy, monkeypatch):
+    before = {p: p.read_bytes() for p in [*course.notebooks(), course.CONFIG]}
+
+    def interrupted(text, *args, **kwargs):
+        raise KeyboardInterrupt  # as if the run were stopped while writing
+
+    monkeypatch.setattr(course.pathlib.Path, "write_text", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        course.repoint("someone/fork", "v9")
+    monkeypatch.undo()
+    assert {p: p.read_bytes() for p in before} == before
+    assert not [p for p in course_copy.rglob(".*.tmp")], "no temporary file is left behind"

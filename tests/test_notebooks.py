@@ -1,10 +1,10 @@
-"""Every course notebook follows notebooks/CONVENTIONS.md (nbval runs them; this checks their form)."""
+"""Every course notebook follows notebooks/CONVENTIONS.md (tools.course checks their form; nbval runs them)."""
 
 import json
 
 import pytest
 
-from minnp import course
+from tools import course
 
 NOTEBOOKS = course.notebooks()
 
@@ -22,7 +22,7 @@ def test_notebook_follows_the_conventions(path):
 def test_notebook_is_committed_without_outputs(path):
     nb = json.loads(path.read_text())
     dirty = [k for k, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
-    assert dirty == [], f"{path.name} has outputs in cells {dirty}: run python -m minnp.course strip"
+    assert dirty == [], f"{path.name} has outputs in cells {dirty}: run python -m tools.course strip"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
