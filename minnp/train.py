@@ -71,10 +71,11 @@ def _name(atoms: Atoms, k: int) -> str:
     return f"structure {k}" + (f" ({where})" if where else "")
 
 
-def _labels(structures: Sequence[Atoms], need_forces: bool, need_charges: bool = False):
-    """Reference energies (eV), forces (eV/Å) and atomic charges (e) of each structure, checked."""
+def _labels(structures: Sequence[Atoms], need_forces: bool, need_charges: bool, indices: Sequence[int]):
+    """Reference energies (eV), forces (eV/Å) and atomic charges (e) of each structure, checked;
+    ``indices``: the structures' positions in the caller's list (for the error messages)."""
     energies, forces, charges = [], [], []
-    for k, atoms in enumerate(structures):
+    for k, atoms in zip(indices, structures):
         if need_charges:
             if "charges" not in atoms.arrays:
                 raise ValueError(f"{_name(atoms, k)} has no reference charges: training on charges needs "
@@ -83,15 +84,20 @@ def _labels(structures: Sequence[Atoms], need_forces: bool, need_charges: bool =
         if atoms.calc is None:
             raise ValueError(f"{_name(atoms, k)} has no reference energy: attach labels as minnp.data.read does "
                              "(minnp.data.label(atoms, energy=..., forces=...))")
-        try:
-            energies.append(_finite(atoms.get_potential_energy(), "energy", atoms, k))
-            if need_forces:
-                forces.append(_finite(atoms.get_forces(), "forces", atoms, k))
-        except PropertyNotImplementedError as error:
-            raise ValueError(f"{_name(atoms, k)} has no reference {'forces' if 'forces' in str(error) else 'energy'} "
-                             f"({error}): label it (minnp.data.label), drop it, or train on energies only "
-                             "with force_weight=0") from None
+        energies.append(_label(atoms, k, "energy", atoms.get_potential_energy))
+        if need_forces:
+            forces.append(_label(atoms, k, "forces", atoms.get_forces))
     return energies, forces, charges
+
+
+def _label(atoms: Atoms, k: int, what: str, read):
+    """One reference label of structure k, checked: present and finite."""
+    try:
+        value = read()
+    except PropertyNotImplementedError:
+        fix = "train on energies only (force_weight=0)" if what == "forces" else "drop it"
+        raise ValueError(f"{_name(atoms, k)} has no reference {what}: label it (minnp.data.label), or {fix}") from None
+    return _finite(value, what, atoms, k)
 
 
 def _finite(value, what: str, atoms: Atoms, k: int):
@@ -104,8 +110,9 @@ def _finite(value, what: str, atoms: Atoms, k: int):
 class _Minibatch:
     """Structures, their reference labels and a Batch whose neighbour lists are kept."""
 
-    def __init__(self, structures, device, dtype, need_forces, need_charges=False):
-        energies, forces, charges = _labels(structures, need_forces, need_charges)
+    def __init__(self, structures, device, dtype, need_forces, need_charges=False, indices=None):
+        indices = range(len(structures)) if indices is None else indices
+        energies, forces, charges = _labels(structures, need_forces, need_charges, indices)
         self.batch: Batch = atoms_to_batch(structures, device=device, dtype=dtype)
         self.energy = torch.tensor(energies, device=device, dtype=dtype)  # (B,)
         self.forces = torch.tensor(np.concatenate(forces), device=device, dtype=dtype) if need_forces else None
@@ -128,8 +135,8 @@ def _predictions(model, mb: _Minibatch, forces: bool, charges: bool = False,
 def minibatches(structures: Sequence[Atoms], batch_size: int, seed: int, device, dtype, need_forces=True,
                 shuffle=True, need_charges=False) -> list[_Minibatch]:
     order = np.random.default_rng(seed).permutation(len(structures)) if shuffle else np.arange(len(structures))
-    return [_Minibatch([structures[k] for k in order[i:i + batch_size]], device, dtype, need_forces, need_charges)
-            for i in range(0, len(structures), batch_size)]
+    return [_Minibatch([structures[k] for k in order[i:i + batch_size]], device, dtype, need_forces, need_charges,
+                       indices=order[i:i + batch_size]) for i in range(0, len(structures), batch_size)]
 
 
 def _errors(model, chunks, forces: bool, charges: bool = False, energies: bool = True):

@@ -138,6 +138,48 @@ def test_default_widths_are_covalent_radii_and_bad_widths_get_a_clear_error():
         model.set_stage("forces")
 
 
+def test_bad_hardness_and_activation_are_clear_errors():
+    for hardness in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="hardness must be a positive number.*hardness=5.0"):
+            FourthGeneration(acsf(), hardness=hardness)
+    for cls in (FourthGeneration, ThirdGeneration, HDNNP):
+        with pytest.raises(ValueError, match=r"activation 'relu' is not available; choose one of \['silu', 'softplus', 'tanh'\]"):
+            cls(acsf(), activation="relu")
+
+
+@pytest.mark.parametrize("cls", [FourthGeneration, ThirdGeneration])
+def test_extrapolation_warning_fires_for_charge_models(rng, cls):
+    from minnp.models import ExtrapolationWarning
+
+    structures = labelled(rng, 8)
+    model = cls(acsf(), hidden=(4,))
+    model.fit_scaling(structures)  # stage "charges": the charge networks' range
+    model.set_stage("energies")
+    model.fit_scaling(structures)  # the short-range networks' range
+    model.eval()
+    squeezed = structures[0].copy()
+    squeezed.positions *= 0.6
+    with pytest.warns(ExtrapolationWarning, match="outside the training range"):
+        compute(model, atoms_to_batch(squeezed))
+    model.warn_extrapolation = False
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compute(model, atoms_to_batch(squeezed))
+
+
+def test_one_forward_pass_per_step_when_training_energies_and_charges(rng, monkeypatch):
+    structures = labelled(rng, 12)
+    model = FourthGeneration(acsf(), hidden=(4,))
+    passes = []
+    original = model._parts
+    monkeypatch.setattr(model, "_parts", lambda batch: passes.append(1) or original(batch))
+    fit(model, structures[:8], structures[8:], epochs=1, batch_size=4, force_weight=0.1, charge_weight=1,
+        progress=False)
+    assert len(passes) == 2 + 1, "two training steps and one validation batch: one pass each"
+
+
 # ---------------------------------------------------------------------------------------------
 # Two-stage training through minnp.train.fit
 # ---------------------------------------------------------------------------------------------
