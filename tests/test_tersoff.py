@@ -16,7 +16,8 @@ from lammps_helpers import assert_matches, lammps_live, potential_file, referenc
 
 from minnp import Calculator, atoms_to_batch, compute
 from minnp.potentials import Tersoff
-from minnp.potentials.tersoff import NAMED_SETS, bond_order, read_lammps_entries
+from minnp.potentials.tersoff import (FIELDS, NAMED_SETS, bond_order, read_lammps_entries,
+                                      tersoff_energies_per_atom)
 
 CASES = reference_cases("tersoff")
 
@@ -240,3 +241,26 @@ def test_cuda_matches_cpu():
 
 def test_bond_order_equals_the_formula_where_beta_zeta_matters():
     np.testing.assert_allclose(bond_order(torch.tensor([2.0]), 0.33675, 22.956), (1 + 0.6735**22.956) ** (-1 / 45.912))
+
+
+def test_per_atom_parameters_equal_to_an_element_entry_give_that_element_potential():
+    """The energy written for per-atom parameters (notebook 12) is Tersoff's when all atoms share one entry."""
+    atoms = bulk("Si", "diamond", a=5.431, cubic=True)
+    atoms.rattle(0.1, seed=6)
+    model = Tersoff.from_name("Si(C)")
+    batch = atoms_to_batch(atoms)
+    fixed = compute(model, batch, stress=True)
+    entry = torch.tensor(NAMED_SETS["Si(C)"][1]["Si", "Si", "Si"], dtype=torch.float64)
+    parameters = entry.expand(len(atoms), len(FIELDS)).clone().requires_grad_(True)  # (N, 14)
+    energies = tersoff_energies_per_atom(batch, parameters, model.r_cut)
+    np.testing.assert_allclose(energies.detach().numpy(), fixed["energies"].numpy(), rtol=0, atol=1e-12)
+    energies.sum().backward()
+    assert torch.isfinite(parameters.grad).all()
+    h, column = 1e-3, FIELDS.index("A")  # the energy is linear in A: the difference quotient is exact
+    shifted = parameters.detach().clone()
+    shifted[0, column] += h
+    change = (tersoff_energies_per_atom(batch, shifted, model.r_cut).sum() - energies.sum()).item() / h
+    assert parameters.grad[0, column].item() == pytest.approx(change, rel=1e-8) and change > 0
+    with pytest.raises(ValueError, match=r"parameters have shape \(8, 13\); expected \(n_atoms, 14\)"):
+        tersoff_energies_per_atom(batch, parameters[:, :13], model.r_cut)
+

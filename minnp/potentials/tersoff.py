@@ -22,9 +22,14 @@ D = (S-R)/2, cos θ0 = h, λ1 = λ, λ2 = μ. Both families the format holds wor
 Per-atom energies split each bond's energy evenly between its two atoms, as LAMMPS does:
 E_i = ½ Σ_j ½ (V_ij + V_ji) with V_ij = f_C(r_ij)[A e^(-λ1 r_ij) - b_ij B e^(-λ2 r_ij)]. (The
 E_i written above, which counts all of b_ij on atom i, is another valid partition: per-atom
-energies are a convention, their sum is not.) Forces and stress come from autograd (:mod:`minnp.calculator`); ζ_ij is summed over all
-ordered pairs of bonds that share a centre (:func:`minnp.neighbors.neighbor_triples`), so
-nothing loops over atoms.
+energies are a convention, their sum is not.) Forces and stress come from autograd
+(:mod:`minnp.calculator`); ζ_ij is summed over all ordered pairs of bonds that share a centre
+(:func:`minnp.neighbors.neighbor_triples`), so nothing loops over atoms.
+
+:func:`tersoff_energies` is that energy for parameters given per bond and per triple, so one
+code serves the fixed table of element triples (:class:`Tersoff`) and parameters that vary
+atom by atom (:func:`tersoff_energies_per_atom`, for the physically informed network of
+notebook 12).
 
 Named parameter sets, written here from the papers (:meth:`Tersoff.from_name`):
 
@@ -203,6 +208,65 @@ def _check_entry(e: TersoffEntry, where: str) -> None:
         raise ValueError(f"{where}: D = {e.D:g} is larger than R = {e.R:g} (the cutoff region R±D must start above 0)")
 
 
+# --- the energy, for parameters chosen per bond and per triple --------------------------------
+
+def tersoff_energies(batch: Batch, nbrs: Neighbors, bond: Tensor, repulsion: Tensor, triple) -> Tensor:
+    """Per-atom Tersoff energies (N,) in the batch's dtype, whatever chose the parameters.
+
+    ``bond`` (P, 14) holds, for each pair i-j of ``nbrs``, the parameters of its attraction
+    (n, β, λ2, B and the cutoff R, D); ``repulsion`` (P, 14) those of its repulsion (A, λ1,
+    R, D); ``triple(p, q)`` returns (T, 14) for the triples made of bonds p = i-j and q = i-k:
+    m, γ, λ3, c, d, cos θ0 and the cutoff R, D applied to r_ik. Columns are :data:`FIELDS`.
+    :class:`Tersoff` gathers them from its table of element triples; parameters that vary
+    atom by atom (:func:`tersoff_energies_per_atom`) gather them from per-atom tensors.
+    """
+    r_vec = nbrs.vectors(batch)  # (P, 3)
+    r = r_vec.norm(dim=1)  # (P,)
+    R, D = bond[:, COLUMN["R"]], bond[:, COLUMN["D"]]
+    is_bond = r < R + D  # (P,)
+
+    # ζ_ij: every other neighbour k of i
+    p, q = neighbor_triples(nbrs, batch.positions.shape[0])  # (T,) bonds i-j and i-k
+    three = triple(p, q)  # (T, 14)
+    keep = is_bond[p] & (r[q] < three[:, COLUMN["R"]] + three[:, COLUMN["D"]])
+    p, q, three = p[keep], q[keep], three[keep]
+    col = {name: three[:, k] for name, k in COLUMN.items()}
+    cos_theta = (r_vec[p] * r_vec[q]).sum(dim=1) / (r[p] * r[q])  # (T,)
+    g = angular(cos_theta, col["gamma"], col["c"], col["d"], col["costheta0"])
+    x = col["lambda3"] * (r[p] - r[q])
+    x = torch.where(col["m"] == 3, x**3, x)
+    exp_term = torch.exp(x.clamp(-69.0776, 69.0776))  # LAMMPS caps the exponent at ±69.0776 (e^±69 = 10^±30)
+    zeta_terms = cutoff_function(r[q], col["R"], col["D"]) * g * exp_term  # (T,)
+    zeta = torch.zeros(r.shape, dtype=zeta_terms.dtype, device=r.device).index_add(0, p, zeta_terms)  # (P,)
+
+    b = bond_order(zeta, bond[:, COLUMN["beta"]], bond[:, COLUMN["n"]])  # (P,)
+    attraction = cutoff_function(r, R, D) * b * bond[:, COLUMN["B"]] * torch.exp(-bond[:, COLUMN["lambda2"]] * r)
+    R, D = repulsion[:, COLUMN["R"]], repulsion[:, COLUMN["D"]]
+    repulsive = cutoff_function(r, R, D) * repulsion[:, COLUMN["A"]] * torch.exp(-repulsion[:, COLUMN["lambda1"]] * r)
+
+    v = (torch.where(r < R + D, repulsive, torch.zeros_like(repulsive))
+         - torch.where(is_bond, attraction, torch.zeros_like(attraction)))  # (P,) V_ij
+    # each ordered pair's energy ½ V_ij is split evenly between its two atoms
+    energies = torch.zeros_like(batch.positions[:, 0])  # (N,) in the batch's dtype
+    v = v.to(energies.dtype)  # computed in the parameters' dtype
+    return energies.index_add(0, nbrs.i, 0.25 * v).index_add(0, nbrs.j, 0.25 * v)
+
+
+def tersoff_energies_per_atom(batch: Batch, parameters: Tensor, r_cut: float) -> Tensor:
+    """Tersoff energies (N,) with parameters (N, 14) that vary atom by atom, e.g. set by a network.
+
+    Every bond i-j, its triples i-j-k and its repulsion take the parameters of their centre
+    atom i (the physically informed network of notebook 12 does this). Gradients flow into
+    ``parameters``. With every row equal to one element's entry this is :class:`Tersoff`.
+    """
+    if parameters.shape != (batch.positions.shape[0], len(FIELDS)):
+        raise ValueError(f"parameters have shape {tuple(parameters.shape)}; expected (n_atoms, {len(FIELDS)}) "
+                         f"= ({batch.positions.shape[0]}, {len(FIELDS)}), columns {', '.join(FIELDS)}")
+    nbrs = batch.neighbors(r_cut)
+    own = parameters[nbrs.i]  # (P, 14) the centre atom's parameters for every bond
+    return tersoff_energies(batch, nbrs, bond=own, repulsion=own, triple=lambda p, q: own[p])
+
+
 # --- the energy module --------------------------------------------------------------------------
 
 class Tersoff(torch.nn.Module):
@@ -295,41 +359,10 @@ class Tersoff(torch.nn.Module):
             useful = nbrs.vectors(batch).norm(dim=1) < self.pair_cut[t[nbrs.i], t[nbrs.j]]
         nbrs = Neighbors(nbrs.i[useful], nbrs.j[useful], nbrs.shift[useful], nbrs.r_cut)
         ti, tj = t[nbrs.i], t[nbrs.j]  # (P,)
-        r_vec = nbrs.vectors(batch)  # (P, 3)
-        r = r_vec.norm(dim=1)  # (P,)
-
-        # two-body parameters of each bond i-j: entry i-j-j
-        bond = self.table[ti, tj, tj]  # (P, 14)
-        R, D = bond[:, COLUMN["R"]], bond[:, COLUMN["D"]]
-        is_bond = r < R + D  # (P,)
-
-        # ζ_ij: every other neighbour k of i, with the parameters of entry i-j-k
-        p, q = neighbor_triples(nbrs, batch.positions.shape[0])  # (T,) bonds i-j and i-k
-        triple = self.table[ti[p], tj[p], tj[q]]  # (T, 14)
-        keep = is_bond[p] & (r[q] < triple[:, COLUMN["R"]] + triple[:, COLUMN["D"]])
-        p, q, triple = p[keep], q[keep], triple[keep]
-        col = {name: triple[:, k] for name, k in COLUMN.items()}
-        cos_theta = (r_vec[p] * r_vec[q]).sum(dim=1) / (r[p] * r[q])  # (T,)
-        g = angular(cos_theta, col["gamma"], col["c"], col["d"], col["costheta0"])
-        x = col["lambda3"] * (r[p] - r[q])
-        x = torch.where(col["m"] == 3, x**3, x)
-        # LAMMPS caps the exponent at ±69.0776 (e^±69 = 10^±30)
-        exp_term = torch.exp(x.clamp(-69.0776, 69.0776))
-        zeta = torch.zeros(r.shape, dtype=triple.dtype, device=r.device).index_add(0, p, cutoff_function(r[q], col["R"], col["D"]) * g * exp_term)
-
-        b = bond_order(zeta, bond[:, COLUMN["beta"]], bond[:, COLUMN["n"]])  # (P,)
-        attraction = cutoff_function(r, R, D) * b * bond[:, COLUMN["B"]] * torch.exp(-bond[:, COLUMN["lambda2"]] * r)
-
-        rep = self.table[self._repulsion_entry(batch, nbrs, ti, tj)]  # (P, 14)
-        R, D = rep[:, COLUMN["R"]], rep[:, COLUMN["D"]]
-        repulsion = cutoff_function(r, R, D) * rep[:, COLUMN["A"]] * torch.exp(-rep[:, COLUMN["lambda1"]] * r)
-
-        v = (torch.where(r < R + D, repulsion, torch.zeros_like(r))
-             - torch.where(is_bond, attraction, torch.zeros_like(r)))  # (P,) V_ij
-        # each ordered pair's energy ½ V_ij is split evenly between its two atoms
-        energies = torch.zeros_like(batch.positions[:, 0])  # (N,) in the batch's dtype
-        v = v.to(energies.dtype)  # computed in the potential's dtype
-        return energies.index_add(0, nbrs.i, 0.25 * v).index_add(0, nbrs.j, 0.25 * v)
+        return tersoff_energies(batch, nbrs,
+                                bond=self.table[ti, tj, tj],  # entry i-j-j
+                                repulsion=self.table[self._repulsion_entry(batch, nbrs, ti, tj)],
+                                triple=lambda p, q: self.table[ti[p], tj[p], tj[q]])  # entry i-j-k
 
     @staticmethod
     def _repulsion_entry(batch: Batch, nbrs: Neighbors, ti: Tensor, tj: Tensor):
