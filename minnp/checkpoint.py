@@ -16,13 +16,14 @@ read with ``torch.load(weights_only=True)``, so loading one never runs pickled c
     state_dict    every parameter and buffer (weights, scaling, offsets)
 
 A model class takes part by deriving from :class:`Checkpointable` (HDNNP, ThirdGeneration,
-FourthGeneration): it gains ``model.save(path)`` and ``Class.load(path)``, the same as
-:func:`save` and :func:`load`. Writing is atomic: a temporary file in the same folder,
+FourthGeneration) and by a line in :data:`LEARNED_MODELS`, the only classes a file may name: it
+gains ``model.save(path)`` and ``Class.load(path)``, the same as :func:`save` and :func:`load`. Writing is atomic: a temporary file in the same folder,
 then ``os.replace``, so an interrupted save leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import tempfile
@@ -36,7 +37,9 @@ import minnp.descriptors as descriptors
 FORMAT = "minnp.checkpoint"
 CHECKPOINT_VERSION = 1
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_MODELS: dict[str, type] = {}  # class name -> class, filled as minnp's learned models are defined
+# the only classes a checkpoint may name: class name -> its module (imported when a file needs it)
+LEARNED_MODELS = {"HDNNP": "minnp.models.hdnnp", "ThirdGeneration": "minnp.models.fourth_generation",
+                  "FourthGeneration": "minnp.models.fourth_generation"}
 
 
 class Checkpointable:
@@ -45,11 +48,6 @@ class Checkpointable:
     Subclasses define ``config() -> dict`` (constructor arguments besides the descriptor, plain
     Python) and have ``descriptor`` and ``species`` attributes.
     """
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.__module__.startswith("minnp."):  # only minnp's own classes can be named in a file
-            _MODELS[cls.__name__] = cls
 
     def config(self) -> dict:
         raise NotImplementedError(f"{type(self).__name__} must define config() to be saved")
@@ -67,8 +65,8 @@ class Checkpointable:
 def save(model: torch.nn.Module, path) -> None:
     """Everything needed to rebuild ``model``, as tensors, numbers and strings; atomic write."""
     name = type(model).__name__
-    if _MODELS.get(name) is not type(model):
-        raise TypeError(f"{name} is not one of minnp's learned models {sorted(_MODELS)}: "
+    if LEARNED_MODELS.get(name) != type(model).__module__:
+        raise TypeError(f"{name} is not one of minnp's learned models {sorted(LEARNED_MODELS)}: "
                         "save its state_dict with torch.save instead")
     dtypes = {v.dtype for v in model.state_dict().values() if v.is_floating_point()}
     dtype = next((k for k, v in DTYPES.items() if dtypes == {v}), None)
@@ -123,10 +121,10 @@ def load(path, device=None, expected: type | None = None) -> torch.nn.Module:
     if missing:
         raise ValueError(f"{path} is an incomplete minnp checkpoint: no {missing}; save the model again")
     name = data["model"]
-    cls = _MODELS.get(name)
-    if cls is None:
+    if not isinstance(name, str) or name not in LEARNED_MODELS:
         raise ValueError(f"{path} holds a model of unknown class {name!r}; minnp's learned models are "
-                         f"{sorted(_MODELS)}")
+                         f"{sorted(LEARNED_MODELS)}")
+    cls = getattr(importlib.import_module(LEARNED_MODELS[name]), name)
     if expected is not None and not issubclass(cls, expected):
         raise ValueError(f"{path} holds a {name}, not a {expected.__name__}: load it with {name}.load(path) "
                          "or minnp.checkpoint.load(path)")

@@ -175,3 +175,14 @@ def test_a_failed_save_leaves_the_previous_checkpoint_intact(tmp_path, monkeypat
         model.save(tmp_path / "model.pt")
     assert (tmp_path / "model.pt").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"], "no temporary file left behind"
+
+
+def test_a_fresh_interpreter_loads_a_checkpoint_through_minnp_checkpoint_alone(tmp_path):
+    import subprocess
+    import sys
+
+    model, _ = _prepared("HDNNP on ACSF")
+    model.save(tmp_path / "model.pt")
+    code = f"import minnp.checkpoint; print(type(minnp.checkpoint.load({str(tmp_path / 'model.pt')!r})).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "HDNNP"
