@@ -12,13 +12,11 @@ batched torch path is reported in atoms per second.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 from ase.build import bulk
 
-from benchmarks.harness import Row, best_time
+from benchmarks.harness import Row, best_time, descriptor_rows, once
 from minnp.batch import atoms_to_batch
 from minnp.descriptors import ACSF
 
@@ -33,12 +31,6 @@ def silicon(repeat: int):
     return atoms
 
 
-def once(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
 def run(quick: bool) -> list[Row]:
     from dscribe.descriptors import ACSF as DScribeACSF
 
@@ -48,23 +40,8 @@ def run(quick: bool) -> list[Row]:
     for repeat in sizes:
         atoms = silicon(repeat)
         n = len(atoms)
-        x, ref = ours.create(atoms), theirs.create(atoms)
-        error = np.abs(x - ref).max() / np.abs(ref).max()
-        assert error < 1e-10, f"minnp and DScribe disagree ({error:.2g}): the timing would be meaningless"
         reps = 3 if n > 100 else 10
-        ours_s = best_time(lambda: ours.create(atoms), repeat=reps)
-        theirs_s = best_time(lambda: theirs.create(atoms), repeat=reps)
-        rows.append(Row(f"{n}-atom Si, descriptors (create)", ours_s, "DScribe", theirs_s, goal=1.0,
-                        note=f"max rel. diff {error:.1e}"))
-
-        def forces():
-            batch = atoms_to_batch(atoms)
-            positions = batch.positions.requires_grad_()
-            g = ours(batch)
-            torch.autograd.grad(g.sum(), positions)
-
-        rows.append(Row(f"{n}-atom Si, descriptors + one backward", best_time(forces, repeat=reps), "DScribe",
-                        None, note="what forces from a model cost; DScribe has no such path"))
+        rows += descriptor_rows(ours, theirs, atoms, tol=1e-10, goal=1.0, repeat=reps)
 
         ours_d = best_time(lambda: ours.derivatives(atoms), repeat=1 if n > 100 else 3)
         if n <= 64:

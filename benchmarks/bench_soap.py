@@ -13,13 +13,10 @@ torch path is reported in atoms per second.
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import torch
 from ase.build import bulk
 
-from benchmarks.harness import Row, best_time
+from benchmarks.harness import Row, best_time, descriptor_rows, once
 from minnp.batch import atoms_to_batch
 from minnp.descriptors import SOAP
 
@@ -33,12 +30,6 @@ def silicon(repeat: int, periodic: bool = True):
     return atoms
 
 
-def once(fn) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
 def run(quick: bool) -> list[Row]:
     from dscribe.descriptors import SOAP as DScribeSOAP
 
@@ -47,22 +38,7 @@ def run(quick: bool) -> list[Row]:
     for repeat in (2,) if quick else (2, 5):
         atoms = silicon(repeat)
         n = len(atoms)
-        x, ref = ours.create(atoms), theirs.create(atoms)
-        error = np.abs(x - ref).max() / np.abs(ref).max()
-        assert error < 1e-8, f"minnp and DScribe disagree ({error:.2g}): the timing would be meaningless"
-        reps = 5 if n > 100 else 20
-        ours_s = best_time(lambda: ours.create(atoms), repeat=reps)
-        theirs_s = best_time(lambda: theirs.create(atoms), repeat=reps)
-        rows.append(Row(f"{n}-atom Si, descriptors (create)", ours_s, "DScribe", theirs_s, goal=0.5,
-                        note=f"max rel. diff {error:.1e}"))
-
-        def forces():
-            batch = atoms_to_batch(atoms)
-            positions = batch.positions.requires_grad_()
-            torch.autograd.grad(ours(batch).sum(), positions)
-
-        rows.append(Row(f"{n}-atom Si, descriptors + one backward", best_time(forces, repeat=reps), "DScribe",
-                        None, note="what a force loss costs; DScribe has no such path"))
+        rows += descriptor_rows(ours, theirs, atoms, tol=1e-8, goal=0.5, repeat=5 if n > 100 else 20)
 
     atoms = silicon(2)
     ours_s = best_time(lambda: ours.derivatives(atoms), repeat=3)

@@ -13,6 +13,7 @@ import platform
 import time
 from typing import Callable
 
+import numpy as np
 import torch
 
 
@@ -65,6 +66,37 @@ def best_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> flo
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def once(fn: Callable[[], object]) -> float:
+    """Wall time of a single call (for a peer too slow to repeat)."""
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def descriptor_rows(ours, theirs, atoms, tol: float, goal: float, repeat: int) -> list[Row]:
+    """A descriptor's first two rows against its DScribe twin on ``atoms``: ``create`` timed
+    against DScribe's (after checking they agree to ``tol``, else the timing would be
+    meaningless), and the training path, features plus one backward pass (no DScribe twin)."""
+    from minnp.batch import atoms_to_batch
+
+    n = len(atoms)
+    x, ref = ours.create(atoms), theirs.create(atoms)
+    error = np.abs(x - ref).max() / np.abs(ref).max()
+    assert error < tol, f"minnp and DScribe disagree ({error:.2g}): the timing would be meaningless"
+    ours_s = best_time(lambda: ours.create(atoms), repeat=repeat)
+    theirs_s = best_time(lambda: theirs.create(atoms), repeat=repeat)
+
+    def forces():
+        batch = atoms_to_batch(atoms)
+        positions = batch.positions.requires_grad_()
+        torch.autograd.grad(ours(batch).sum(), positions)
+
+    return [Row(f"{n}-atom Si, descriptors (create)", ours_s, "DScribe", theirs_s, goal=goal,
+                note=f"max rel. diff {error:.1e}"),
+            Row(f"{n}-atom Si, descriptors + one backward", best_time(forces, repeat=repeat), "DScribe", None,
+                note="what forces from a model cost; DScribe has no such path")]
 
 
 def report(title: str, rows: list[Row]) -> str:

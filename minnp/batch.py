@@ -24,7 +24,6 @@ copy starts with an empty cache, so it can never report another geometry's pairs
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from typing import Sequence
 
 import numpy as np
@@ -238,30 +237,39 @@ def _check_shortest_period(atoms: Atoms, where: str) -> None:
 
 def _check_no_coinciding_atoms(atoms: Atoms, where: str) -> None:
     """Two atoms (or an atom and another's periodic image) at the same position make every
-    potential and descriptor NaN or meaningless: one clear error instead, via a k-d tree.
+    potential and descriptor NaN or meaningless: one clear error instead, via one k-d tree.
 
-    Periodic axes are wrapped into the cell; a pair that straddles a cell face in one wrapping
-    does not in the wrapping shifted by half a cell, so the 2^(periodic axes) shifted wrappings
-    find every coinciding pair.
+    The tree holds g_a = (fractional coordinate a) · h_a, the distance along the normal of the
+    cell face a (h_a: the cell's height across it), periodic along the periodic axes; since
+    |Δg_a| ≤ |Δr|, every coinciding pair is among its pairs within SAME_POSITION in every g_a.
     """
     if len(atoms) < 2:
         return
     pbc = atoms.pbc
     cell = complete_cell(atoms.cell.array)
+    normals = np.cross(np.roll(cell, -1, axis=0), np.roll(cell, -2, axis=0))  # (3, 3) a_b × a_c
+    heights = abs(np.linalg.det(cell)) / np.linalg.norm(normals, axis=1)  # (3,) Å
     fractional = np.linalg.solve(cell.T, atoms.positions.T).T  # (n, 3)
-    for shift in itertools.product(*[(0.0, 0.5) if p else (0.0,) for p in pbc]):
-        wrapped = fractional.copy()
-        wrapped[:, pbc] = (wrapped[:, pbc] + np.array(shift)[pbc]) % 1.0
-        pairs = scipy.spatial.cKDTree(wrapped @ cell).query_pairs(SAME_POSITION, output_type="ndarray")
-        if len(pairs):
-            i, j = sorted(int(a) for a in pairs[0])
+    fractional[:, pbc] %= 1.0
+    g = fractional * heights  # (n, 3) Å along each face normal
+    box = heights.copy()
+    for a in np.flatnonzero(~pbc):  # no periodicity: a box wide enough never to wrap
+        g[:, a] -= g[:, a].min()
+        box[a] = g[:, a].max() + 1.0
+    g = np.where(g >= box, 0.0, g)  # x % 1.0 can round up to 1.0
+    close = scipy.spatial.cKDTree(g, boxsize=box).query_pairs(SAME_POSITION, p=np.inf, output_type="ndarray")
+    for i, j in close:  # candidates: check the Cartesian distance of the nearest image
+        difference = fractional[j] - fractional[i]
+        difference[pbc] -= np.round(difference[pbc])
+        if np.linalg.norm(difference @ cell) < SAME_POSITION:
+            i, j = sorted((int(i), int(j)))
             symbols = atoms.get_chemical_symbols()
             raise ValueError(
                 f"{where}: atoms {i} ({symbols[i]}) and {j} ({symbols[j]}) are at the same position "
                 f"{np.round(atoms.positions[i], 4).tolist()} (closer than {SAME_POSITION:g} Å"
-                f"{', counting periodic images' if pbc.any() else ''}; {len(pairs)} such pair(s) in "
-                "this wrapping): energies and descriptors would be NaN or meaningless; remove the "
-                "duplicate, e.g. ase.geometry.get_duplicate_atoms(atoms, cutoff=0.01, delete=True)")
+                f"{', counting periodic images' if pbc.any() else ''}): energies and descriptors would "
+                "be NaN or meaningless; remove the duplicate, e.g. "
+                "ase.geometry.get_duplicate_atoms(atoms, cutoff=0.01, delete=True)")
 
 
 def atoms_to_batch(

@@ -30,7 +30,8 @@ Implementation: distances from the neighbour list (:mod:`minnp.neighbors`) in to
 terms on vectorised triples (pairs of pairs sharing a centre, kept once with p < q), and
 ``index_add`` back onto the centres. No loop over atoms, so forces and stress come from
 autograd and the same code runs a batch of many structures on CPU or GPU. ``forward`` and
-DScribe-shaped ``create`` share it (see :mod:`minnp.descriptors.base` for periodic images).
+DScribe-shaped ``create`` / ``derivatives`` (:mod:`minnp.descriptors.dscribe_api`) share it;
+:meth:`ACSF.pair_jacobian` gives ∂G_i/∂r_ij exactly from the partial derivatives of each term.
 
 A negative base ½(1 + lambda_ cos θ) arises only for |lambda_| > 1; raised to a non-integer
 zeta it has no real value (DScribe returns NaN), so that combination is refused up front. cos θ

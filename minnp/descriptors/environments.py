@@ -4,6 +4,8 @@ SOAP expands the neighbour density around each centre (:mod:`minnp.descriptors.s
 ``centers`` may be atoms, which move with their atom, or Cartesian points, which stay put
 (:mod:`minnp.descriptors.dscribe_api`). Both are the same flat list of pairs (centre,
 neighbour, r_j relative to the centre), sorted or not, with a few numbers per centre.
+:func:`pad_groups` lays the pairs of each centre out on a padded grid (so Σ_j becomes one
+batched matrix product) and :func:`mean_per_structure` averages over a structure's centres.
 """
 
 from __future__ import annotations

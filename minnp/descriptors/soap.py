@@ -53,10 +53,8 @@ Options, all as in DScribe:
   ``"species_weighting": {species: weight}`` multiplies each species' density.
 - ``average``: ``"inner"`` averages c over the centres of a structure before the power
   spectrum, ``"outer"`` averages p; one feature vector per structure.
-- ``weighting={"function": "poly"|"pow"|"exp", "r0", "c", "d", "m", "w0"}``, with x = r / r0:
-  poly c (1 + 2x³ - 3x²)^m for x ≤ 1 (else 0), pow c / (d + x^m), exp c / (d + e^-x);
-  ``w0`` is the weight of an atom exactly on the centre. Without r_cut it is inferred from the
-  weighting (poly: r0; pow, exp: where w falls to ``threshold``, 10⁻² by default).
+- ``weighting={"function": "poly"|"pow"|"exp", ...}``: a weight w(r) on each neighbour's
+  Gaussian (formulas in :mod:`minnp.descriptors.soap_basis`); without r_cut it is inferred.
 
 The basis functions and weights live in :mod:`minnp.descriptors.soap_basis`. Two faces (see
 :mod:`minnp.descriptors.base`): ``forward(batch)`` gives differentiable features for models
@@ -74,20 +72,12 @@ import numpy as np
 import torch
 
 from minnp.batch import Batch
+from minnp.descriptors import soap_basis
 from minnp.descriptors.base import Descriptor
 from minnp.descriptors.dscribe_api import SOAPSurface
 from minnp.descriptors.environments import Environments, atom_environments, mean_per_structure, pad_groups
 from minnp.descriptors.harmonics import real_solid_harmonics
-from minnp.descriptors.soap_basis import (
-    GAUSSIAN_THRESHOLD,
-    check_weighting,
-    density_weights,
-    gto_basis,
-    infer_r_cut,
-    polynomial_basis,
-    species_weights,
-    weight_at_zero,
-)
+from minnp.descriptors.soap_basis import GAUSSIAN_THRESHOLD, gto_basis, polynomial_basis
 from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
@@ -128,9 +118,9 @@ class SOAP(SOAPSurface, Descriptor):
             raise ValueError(f"rbf must be 'gto' or 'polynomial', got {rbf!r}")
         if average not in ("off", "inner", "outer"):
             raise ValueError(f"average must be 'off', 'inner' or 'outer', got {average!r}")
-        self.weighting = check_weighting(weighting)
+        self.weighting = soap_basis.check_weighting(weighting)
         if not r_cut:
-            r_cut = infer_r_cut(self.weighting)
+            r_cut = soap_basis.infer_r_cut(self.weighting)
         if rbf == "gto" and not r_cut > 1:
             raise ValueError(f"r_cut must be larger than 1 Å for the GTO basis, got r_cut={r_cut}")
         if rbf == "polynomial" and l_max > 9:
@@ -165,7 +155,7 @@ class SOAP(SOAPSurface, Descriptor):
                        "radial": np.stack([np.eye(self.n_max)] * (self.l_max + 1)),
                        "centre_radial": projection @ np.exp(-self.eta * grid**2)}
         species_weighting = compression.get("species_weighting")
-        buffers["species_weights"] = species_weights(species_weighting, self.species)  # (S,)
+        buffers["species_weights"] = soap_basis.species_weights(species_weighting, self.species)  # (S,)
         self._species_weighting = None if species_weighting is None else dict(  # for config()
             zip(self.species_symbols, buffers["species_weights"].tolist()))
         buffers.update(self._layout())
@@ -312,7 +302,7 @@ class SOAP(SOAPSurface, Descriptor):
         """w_j of every pair: the weighting function times the species weight, (P,)."""
         w = self.species_weights.to(vectors.dtype)[species]
         if self.weighting:
-            w = w * density_weights(torch.linalg.norm(vectors, dim=1), self.weighting)
+            w = w * soap_basis.density_weights(torch.linalg.norm(vectors, dim=1), self.weighting)
         return w
 
     def _self_term(self, env: Environments) -> Tensor:
@@ -322,7 +312,7 @@ class SOAP(SOAPSurface, Descriptor):
         species = env.self_species.clamp(min=0)
         w = self.species_weights.to(dtype)[species] * (env.self_species >= 0)  # (C,) 0 for a point
         if self.weighting:
-            w = w * self.weighting.get("w0", weight_at_zero(self.weighting))
+            w = w * self.weighting.get("w0", soap_basis.weight_at_zero(self.weighting))
         y00 = 0.5 / math.sqrt(math.pi)
         per_n = self.radial[0].to(dtype) @ self.centre_radial.to(dtype) * y00  # (n,)
         one_hot = torch.nn.functional.one_hot(species, S).to(dtype)  # (C, S)
@@ -355,8 +345,6 @@ class SOAP(SOAPSurface, Descriptor):
         """Every atom's SOAP (N, F); with averaging one row per structure (B, F)."""
         env = atom_environments(batch, nbrs, self.species_index(batch), vectors=vectors)
         return self.soap(env, batch.n_structures)
-
-    # ---- environments ----------------------------------------------------------------------------
 
     # ---- the pair Jacobian, by forward-mode autograd -------------------------------------------
 
