@@ -55,7 +55,8 @@ def eam_energies(batch: Batch, r_cut: float, species: Sequence[int], embedding, 
     zeros = torch.zeros_like(batch.positions[:, 0])  # (N,)
     # the functions compute in the potential's dtype; sums and results follow the batch's
     rho = zeros.index_add(0, nbrs.i, density(r, tj, ti).to(zeros.dtype))  # (N,) density at each atom
-    pair_energy = zeros.index_add(0, nbrs.i, 0.5 * pair(r, ti, tj).to(zeros.dtype))  # the list holds i-j and j-i
+    # the full list holds i-j and j-i: half of each pair's energy to i
+    pair_energy = zeros.index_add(0, nbrs.i, 0.5 * pair(r, ti, tj).to(zeros.dtype))
     return embedding(rho, t).to(zeros.dtype) + pair_energy
 
 
@@ -134,14 +135,15 @@ class EAM(torch.nn.Module):
         self.frho = np.asarray(frho, dtype=np.float64)
         self.rhor = np.asarray(rhor, dtype=np.float64)
         self.z2r = np.asarray(z2r, dtype=np.float64)
-        if self.frho.ndim != 2 or self.frho.shape[0] != n_el or self.rhor.shape[:-1] not in ((n_el,), (n_el, n_el)) \
-                or self.z2r.shape[:2] != (n_el, n_el) or self.rhor.shape[-1] != self.z2r.shape[-1]:
+        rhor_fits = self.rhor.shape[:-1] in ((n_el,), (n_el, n_el)) and self.rhor.shape[-1] == self.z2r.shape[-1]
+        if self.frho.ndim != 2 or self.frho.shape[0] != n_el or self.z2r.shape[:2] != (n_el, n_el) or not rhor_fits:
             raise ValueError(f"table shapes frho {self.frho.shape}, rhor {self.rhor.shape}, z2r {self.z2r.shape} "
                              f"do not fit {n_el} species: expected (n_el, nrho), (n_el, nr) or (n_el, n_el, nr), "
                              "and (n_el, n_el, nr)")
         for name in ("frho", "rhor", "z2r"):
             if not np.isfinite(getattr(self, name)).all():
-                raise ValueError(f"table {name} holds non-finite values (nan or inf); every table value must be finite")
+                raise ValueError(f"table {name} holds non-finite values (nan or inf); "
+                                 "every table value must be finite")
         self.drho, self.dr, self.r_cut = float(drho), float(dr), float(r_cut)
         self.nrho, self.nr = self.frho.shape[1], self.rhor.shape[-1]
         self.rho_max = float(rho_max) if rho_max is not None else (self.nrho - 1) * self.drho
@@ -179,7 +181,8 @@ class EAM(torch.nn.Module):
 
         ``t_site`` matters only for Finnis–Sinclair tables; without it, f_t(r) = ρ_tt(r).
         """
-        return spline_value(self.rhor_spline, t * len(self.species) + (t if t_site is None else t_site), r, self.dr)
+        row = t * len(self.species) + (t if t_site is None else t_site)
+        return spline_value(self.rhor_spline, row, r, self.dr)
 
     def pair(self, r: Tensor, ti: Tensor, tj: Tensor) -> Tensor:
         """φ(r) = (r·φ)(r) / r for elements ti, tj."""

@@ -240,9 +240,11 @@ def tersoff_energies(batch: Batch, nbrs: Neighbors, bond: Tensor, repulsion: Ten
     zeta = torch.zeros(r.shape, dtype=zeta_terms.dtype, device=r.device).index_add(0, p, zeta_terms)  # (P,)
 
     b = bond_order(zeta, bond[:, COLUMN["beta"]], bond[:, COLUMN["n"]])  # (P,)
-    attraction = cutoff_function(r, R, D) * b * bond[:, COLUMN["B"]] * torch.exp(-bond[:, COLUMN["lambda2"]] * r)
+    B, lambda2 = bond[:, COLUMN["B"]], bond[:, COLUMN["lambda2"]]
+    attraction = cutoff_function(r, R, D) * b * B * torch.exp(-lambda2 * r)
     R, D = repulsion[:, COLUMN["R"]], repulsion[:, COLUMN["D"]]
-    repulsive = cutoff_function(r, R, D) * repulsion[:, COLUMN["A"]] * torch.exp(-repulsion[:, COLUMN["lambda1"]] * r)
+    A, lambda1 = repulsion[:, COLUMN["A"]], repulsion[:, COLUMN["lambda1"]]
+    repulsive = cutoff_function(r, R, D) * A * torch.exp(-lambda1 * r)
 
     v = (torch.where(r < R + D, repulsive, torch.zeros_like(repulsive))
          - torch.where(is_bond, attraction, torch.zeros_like(attraction)))  # (P,) V_ij
