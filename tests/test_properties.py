@@ -5,7 +5,7 @@ import pytest
 from ase.build import bulk, molecule
 
 from minnp.descriptors import ACSF
-from minnp.descriptors.properties import check_invariances, invariance_errors, random_rotation
+from minnp.descriptors.properties import check_invariances, invariance_errors, pair_jacobian_error, random_rotation
 
 
 def test_random_rotation_is_a_proper_rotation():
@@ -40,3 +40,17 @@ def test_raw_coordinates_fail_translation_and_rotation_only():
     with pytest.raises(AssertionError, match="translation .*rotation"):
         check_invariances(lambda atoms: atoms.positions, molecule("CH3CH2OH"))
 
+
+
+def test_pair_jacobian_error_catches_a_wrong_jacobian():
+    from minnp.batch import atoms_to_batch
+
+    class Wrong(ACSF):  # a pair Jacobian off by a factor 2
+        def pair_jacobian(self, batch, nbrs=None):
+            G, nbrs, J = super().pair_jacobian(batch, nbrs)
+            return G, nbrs, 2 * J
+
+    batch = atoms_to_batch(molecule("CH3CH2OH"))
+    params = dict(species=["H", "C", "O"], r_cut=4.0, g2_params=[[1.0, 0.0]], g4_params=[[0.01, 1.0, -1.0]])
+    assert pair_jacobian_error(ACSF(**params), batch, [0, 7]) < 1e-7
+    assert pair_jacobian_error(Wrong(**params), batch, [0, 7]) > 0.1

@@ -13,6 +13,10 @@ it to be a sensible input to an energy model, moving the whole structure must no
 :func:`invariance_errors` measures all four (relative to the largest feature); and
 :func:`check_invariances` asserts them with a message naming what failed. Raw Cartesian
 coordinates fail the first two; ACSF and SOAP pass all four to round-off.
+
+A descriptor used for forces also owes its pair Jacobian J_p = ∂G_{i_p}/∂r_p
+(:meth:`minnp.descriptors.Descriptor.pair_jacobian`): :func:`pair_jacobian_error` compares it
+with central differences of the pair vectors themselves.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+import torch
 from ase import Atoms
 
 Features = Callable[[Atoms], np.ndarray]
@@ -79,3 +84,22 @@ def check_invariances(features: Features, atoms: Atoms, tol: float = 1e-10,
         report = ", ".join(f"{name} (relative change {e:.2g})" for name, e in failed.items())
         raise AssertionError(f"the descriptor is not invariant under {report}; tolerance {tol:g}")
     return errors
+
+
+def pair_jacobian_error(descriptor, batch, pairs, h: float = 1e-6) -> float:
+    """max |J_p - central difference| / max |J| over the x, y, z of the neighbour pairs ``pairs``.
+
+    Moving one pair vector r_p by ±h changes only its centre's features, G_{i_p}.
+    """
+    _, nbrs, J = descriptor.pair_jacobian(batch)  # (P, F, 3)
+    r_vec = nbrs.vectors(batch).detach()  # (P, 3)
+    worst = 0.0
+    for p in pairs:
+        for a in range(3):
+            step = torch.zeros_like(r_vec)
+            step[p, a] = h
+            with torch.no_grad():
+                plus = descriptor.features(batch, nbrs, r_vec + step)[nbrs.i[p]]
+                minus = descriptor.features(batch, nbrs, r_vec - step)[nbrs.i[p]]
+            worst = max(worst, float(((plus - minus) / (2 * h) - J[p, :, a]).abs().max()))
+    return worst / max(float(J.abs().max()), 1e-300)
