@@ -5,7 +5,12 @@ import pytest
 from ase.build import bulk, molecule
 
 from minnp.descriptors import ACSF
-from minnp.descriptors.properties import check_invariances, invariance_errors, pair_jacobian_error, random_rotation
+from minnp.descriptors.properties import (
+    check_invariances,
+    invariance_errors,
+    pair_jacobian_error,
+    random_rotation,
+)
 
 
 def test_random_rotation_is_a_proper_rotation():

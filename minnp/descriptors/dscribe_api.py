@@ -87,7 +87,9 @@ class DScribeSurface:
         n = int(batch.n_atoms[0])
         G, nbrs, J = self.pair_jacobian(batch, self.dscribe_neighbors(batch))
         d = jacobian_on_atoms(J, nbrs.i, nbrs.j, nbrs.i, n, n)  # (n, n, 3, F)
-        rows = slice(None) if centers is None else torch.as_tensor(check_centers(centers, n, 0) % max(n, 1))
+        if centers is None:
+            return d, G
+        rows = torch.as_tensor(check_centers(centers, n, 0) % max(n, 1), device=d.device)
         return d[rows], G[rows]
 
 
@@ -224,7 +226,8 @@ def derivatives_of_systems(descriptor, system, centers, include, exclude, return
         batch = atoms_to_batch(atoms, device=descriptor.device, dtype=torch.float64)
         with torch.no_grad():
             d, x = descriptor.system_derivatives(batch, c, attach)
-        results.append((d[:, torch.as_tensor(atom_indices, dtype=torch.long)].cpu().numpy(), x.cpu().numpy()))
+        d = d[:, torch.as_tensor(atom_indices, dtype=torch.long, device=d.device)]
+        results.append((d.cpu().numpy(), x.cpu().numpy()))
     parts = list(zip(*results))  # (derivatives per system, descriptors per system)
     parts = [p[0] if isinstance(system, Atoms) else np.stack(p) if all(q.shape == p[0].shape for q in p)
              else list(p) for p in parts]
