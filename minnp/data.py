@@ -64,6 +64,7 @@ import io
 import math
 import os
 import secrets
+import zlib
 from pathlib import Path
 from typing import Hashable, Iterator, Sequence
 
@@ -168,68 +169,153 @@ def _format(path: Path, format: str | None) -> str:
     )
 
 
-@contextlib.contextmanager
-def _open_text(path: Path, mode: str):
-    """Text file, gzip-compressed when the name ends in .gz (written reproducibly: no time stamp)."""
-    if not path.name.endswith(".gz"):
-        with open(path, mode, encoding="utf-8", newline="\n" if mode == "w" else None) as f:
-            yield f
-    elif mode == "r":
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            yield f
-    else:
-        with open(path, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
-            with io.TextIOWrapper(gz, encoding="utf-8", newline="\n") as f:
-                yield f
+def _read_text(path: Path) -> str:
+    """The whole text of ``path`` (gunzipped when the name ends in .gz), with file and line in every error."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{str(path)!r} is a folder, not a file: give the path of the file inside it")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {str(path)!r}")
+    raw = path.read_bytes()
+    if path.name.endswith(".gz"):
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as error:  # truncated or not gzip at all
+            raise ValueError(f"{str(path)!r} is not a complete gzip file ({error}): the download or copy was "
+                             "cut short or damaged; fetch or regenerate the file") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        bad = [(number, line) for number, line in enumerate(raw.split(b"\n"), start=1) if not _is_utf8(line)]
+        named = [(number, line) for number, line in bad if not line.lstrip().lower().startswith(b"comment")]
+        if not named:  # only in free-text comments: keep them, with U+FFFD for each bad byte
+            return raw.decode("utf-8", errors="replace")
+        number, line = named[0]
+        byte = line[_first_bad_byte(line)]
+        raise ValueError(f"{str(path)!r}, line {number}: byte 0x{byte:02x} is not UTF-8 text; re-save the "
+                         "file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+
+
+def _first_bad_byte(line: bytes) -> int:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start
+    return -1
+
+
+def _is_utf8(line: bytes) -> bool:
+    return _first_bad_byte(line) < 0
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace ``path`` atomically by ``text`` (gzipped reproducibly, without time stamp, for .gz)."""
+    raw = text.encode("utf-8")
+    if path.name.endswith(".gz"):
+        buffer = io.BytesIO()
+        with gzip.GzipFile(filename="", fileobj=buffer, mode="wb", mtime=0) as gz:
+            gz.write(raw)
+        raw = buffer.getvalue()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(raw)
 
 
 def read(path: str | os.PathLike, format: str | None = None) -> list[Atoms]:
     """All labelled structures in a file, as ASE ``Atoms`` following the module's label contract.
 
-    The format comes from the name (see the module docstring) unless ``format`` is given.
+    The format comes from the name (see the module docstring) unless ``format`` is given. A
+    malformed structure, a label that is NaN or infinite, a byte that is not UTF-8 or a truncated
+    .gz file is an error naming the file, the structure and its line.
     """
     path = Path(path)
     fmt = _format(path, format)
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {str(path)!r}")
-    with _open_text(path, "r") as f:
-        if fmt == "runner":
-            return _read_runner(f, str(path))
-        # ASE seeks back to each frame; in a gzip stream every seek decompresses from the start,
-        # so the whole text is read into memory first (the course's files are a few MB).
-        structures = ase.io.read(io.StringIO(f.read()), index=":", format="extxyz")
-    for atoms in structures:
-        # ASE's reader puts a 'charges' column on the calculator; the contract keeps it in arrays.
-        if atoms.calc is not None and "charges" in atoms.calc.results:
-            atoms.arrays["charges"] = np.asarray(atoms.calc.results.pop("charges"), dtype=float)
-    return structures
+    text = _read_text(path)
+    if fmt == "runner":
+        return _read_runner(text, str(path))
+    return _read_extxyz(text, str(path))
 
 
 def write(path: str | os.PathLike, structures: Atoms | Sequence[Atoms], format: str | None = None) -> None:
-    """Write labelled structures; the format comes from the name unless ``format`` is given."""
+    """Write labelled structures; the format comes from the name unless ``format`` is given.
+
+    Everything is checked and formatted first; the file is then replaced atomically, so a
+    structure the format cannot hold leaves an existing file as it was.
+    """
     path = Path(path)
     fmt = _format(path, format)
-    if isinstance(structures, Atoms):
-        structures = [structures]
-    with _open_text(path, "w") as f:
-        if fmt == "runner":
-            _write_runner(f, structures)
-        else:
-            ase.io.write(f, list(structures), format="extxyz")
+    structures = [structures] if isinstance(structures, Atoms) else list(structures)
+    for s, atoms in enumerate(structures):
+        _check_finite_labels(atoms, f"structure {s}")
+    if fmt == "runner":
+        text = _runner_text(structures)
+    else:
+        buffer = io.StringIO()
+        ase.io.write(buffer, structures, format="extxyz")
+        text = buffer.getvalue()
+    _write_text(path, text)
+
+
+def _check_finite_labels(atoms: Atoms, where: str) -> None:
+    """A NaN or infinite label is an error: it would turn a training loss into NaN."""
+    results = atoms.calc.results if atoms.calc is not None else {}
+    labels = {key: results[key] for key in ("energy", "forces", "stress") if key in results}
+    labels.update({key: value for key, value in (("charges", atoms.arrays.get("charges")),
+                                                 ("total charge", atoms.info.get("charge"))) if value is not None})
+    for key, value in labels.items():
+        if not np.isfinite(np.asarray(value, dtype=float)).all():
+            raise ValueError(f"{where} has a non-finite {key} label (NaN or inf): fix the value in the source, "
+                             "or drop that structure")
+
+
+def _read_extxyz(text: str, filename: str) -> list[Atoms]:
+    """Extended XYZ through ASE, frame by frame, so that an error names the frame and its line."""
+    lines = text.splitlines()
+    starts, k = [], 0  # the line (0-based) where each frame begins
+    while k < len(lines):
+        if not lines[k].strip():
+            k += 1
+            continue
+        try:
+            n_atoms = int(lines[k])
+        except ValueError:
+            raise ValueError(f"{filename}, line {k + 1}: structure {len(starts)} should start with its number "
+                             f"of atoms, got {lines[k][:40]!r}; is this an extended XYZ file?") from None
+        if k + 2 + n_atoms > len(lines):
+            raise ValueError(f"{filename}, line {k + 1}: structure {len(starts)} announces {n_atoms} atoms but the "
+                             f"file ends after {max(len(lines) - k - 2, 0)}: it is truncated")
+        starts.append(k)
+        k += 2 + n_atoms
+    structures = []
+    frames = ase.io.iread(io.StringIO(text), index=":", format="extxyz")
+    for s, start in enumerate(starts):
+        where = f"{filename}, structure {s} (line {start + 1})"
+        try:
+            atoms = next(frames)
+        except Exception as error:  # ASE's parser: a malformed header or atom line
+            raise ValueError(f"{where}: {type(error).__name__}: {error}; fix or drop that structure") from None
+        # ASE's reader puts a 'charges' column on the calculator; the contract keeps it in arrays.
+        if atoms.calc is not None and "charges" in atoms.calc.results:
+            atoms.arrays["charges"] = np.asarray(atoms.calc.results.pop("charges"), dtype=float)
+        _check_finite_labels(atoms, where)
+        structures.append(atoms)
+    return structures
 
 
 def _runner_number(token: str, what: str, where: str) -> float:
     try:
-        return float(token)
+        value = float(token)
     except ValueError:
         raise ValueError(f"{where}: {what} {token!r} is not a number") from None
+    if math.isinf(value) or (math.isnan(value) and what not in ("charge column", "force")):
+        raise ValueError(f"{where}: {what} is {token!r}, not a finite number: fix the value (or "
+                         "drop the structure)")
+    return value
 
 
-def _read_runner(f, filename: str) -> list[Atoms]:
+def _read_runner(text: str, filename: str) -> list[Atoms]:
     """RuNNer/n2p2 input.data -> Atoms in Å/eV (Bohr and Hartree converted here, once)."""
     structures = []
     block = None  # the open structure: its first line and what has been read so far
-    for number, line in enumerate(f, start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         where = f"{filename}, line {number}"
         tokens = line.split()
         if not tokens:
@@ -242,7 +328,7 @@ def _read_runner(f, filename: str) -> list[Atoms]:
                     "that structure needs an 'end' line first"
                 )
             block = {"line": number, "lattice": [], "symbols": [], "rows": [], "energy": None,
-                     "charge": None, "comment": None}
+                     "charge": None, "comment": None, "atom lines": []}
             continue
         if block is None:
             raise ValueError(f"{where}: {tokens[0]!r} outside a structure; every structure starts with 'begin'")
@@ -264,17 +350,18 @@ def _read_runner(f, filename: str) -> list[Atoms]:
             if atomic_numbers.get(element, 0) == 0:
                 raise ValueError(f"{where}: unknown element {element!r} (symbols are case-sensitive, e.g. 'Si')")
             block["symbols"].append(element)
-            block["rows"].append(
-                [_runner_number(t, "atom field", where) for t in tokens[1:4] + tokens[5:10]]
-            )
-        elif key == "energy":
+            block["atom lines"].append(number)
+            block["rows"].append([_runner_number(t, "position", where) for t in tokens[1:4]]
+                                 + [_runner_number(tokens[5], "charge column", where),
+                                    _runner_number(tokens[6], "atomic energy column", where)]
+                                 + [_runner_number(t, "force", where) for t in tokens[7:10]])
+        elif key in ("energy", "charge"):
             if len(tokens) != 2:
-                raise ValueError(f"{where}: expected 'energy E', got {line.strip()!r}")
-            block["energy"] = _runner_number(tokens[1], "energy", where)
-        elif key == "charge":
-            if len(tokens) != 2:
-                raise ValueError(f"{where}: expected 'charge Q', got {line.strip()!r}")
-            block["charge"] = _runner_number(tokens[1], "charge", where)
+                raise ValueError(f"{where}: expected '{key} {key[0].upper()}', got {line.strip()!r}")
+            if block[key] is not None:
+                raise ValueError(f"{where}: a second '{key}' line in the structure begun on line {block['line']}; "
+                                 f"a structure has one {key}: delete one of the two")
+            block[key] = _runner_number(tokens[1], key, where)
         elif key == "end":
             structures.append(_runner_block_to_atoms(block, f"{filename}, line {number}"))
             block = None
@@ -286,6 +373,18 @@ def _read_runner(f, filename: str) -> list[Atoms]:
     if block is not None:
         raise ValueError(f"{filename}: the structure begun on line {block['line']} has no 'end' line")
     return structures
+
+
+def _present(column: np.ndarray, what: str, block: dict, where: str) -> bool:
+    """A column that is NaN on every atom was written for a structure without that label: absent."""
+    missing = np.isnan(column).reshape(len(column), -1).any(axis=1)  # (N,)
+    if missing.all():
+        return False
+    if missing.any():
+        line = block["atom lines"][int(np.argmax(missing))]
+        raise ValueError(f"{where}: the {what} of the atom on line {line} is NaN while other atoms have one; "
+                         "give every atom a finite value, or NaN on every atom for 'no label'")
+    return True
 
 
 def _runner_block_to_atoms(block: dict, where: str) -> Atoms:
@@ -305,15 +404,22 @@ def _runner_block_to_atoms(block: dict, where: str) -> Atoms:
         pbc=periodic,
     )
     energy = block["energy"] * Hartree if block["energy"] is not None else None
-    label(atoms, energy=energy, forces=rows[:, 5:8] * Hartree / Bohr, charges=rows[:, 3], charge=block["charge"])
+    forces = rows[:, 5:8] * Hartree / Bohr if _present(rows[:, 5:8], "force", block, where) else None
+    charges = rows[:, 3] if _present(rows[:, 3], "charge", block, where) else None
+    label(atoms, energy=energy, forces=forces, charges=charges, charge=block["charge"])
     if block["comment"] is not None:
         atoms.info["comment"] = block["comment"]
     return atoms
 
 
-def _write_runner(f, structures: Sequence[Atoms]) -> None:
-    """Atoms in Å/eV -> RuNNer/n2p2 input.data in Bohr/Hartree (17 significant digits)."""
+def _runner_text(structures: Sequence[Atoms]) -> str:
+    """Atoms in Å/eV -> RuNNer/n2p2 input.data in Bohr/Hartree (17 significant digits).
+
+    Forces or atomic charges a structure does not have are written as NaN on every atom (the
+    format has a column for them), and read back as absent, never as zero labels.
+    """
     num = "{: .16e}".format
+    lines = []
     for s, atoms in enumerate(structures):
         if atoms.pbc.any() and not atoms.pbc.all():
             raise ValueError(
@@ -326,22 +432,22 @@ def _write_runner(f, structures: Sequence[Atoms]) -> None:
                 f"structure {s} has no energy; input.data needs one per structure "
                 "(attach it with minnp.data.label(atoms, energy=...))"
             )
-        forces = results.get("forces", np.zeros((len(atoms), 3)))
-        charges = atoms.arrays.get("charges", np.zeros(len(atoms)))
-        f.write("begin\n")
+        forces = np.asarray(results["forces"]) / (Hartree / Bohr) if "forces" in results else \
+            np.full((len(atoms), 3), np.nan)
+        charges = atoms.arrays.get("charges", np.full(len(atoms), np.nan))
+        lines.append("begin")
         if "comment" in atoms.info:
-            f.write(f"comment {' '.join(str(atoms.info['comment']).split())}\n")
+            lines.append(f"comment {' '.join(str(atoms.info['comment']).split())}")
         if atoms.pbc.all():
-            for vector in atoms.cell.array / Bohr:
-                f.write("lattice " + " ".join(num(v) for v in vector) + "\n")
+            lines.extend("lattice " + " ".join(num(v) for v in vector) for vector in atoms.cell.array / Bohr)
         positions = atoms.positions / Bohr
-        forces = np.asarray(forces) / (Hartree / Bohr)
         for symbol, x, q, force in zip(atoms.get_chemical_symbols(), positions, charges, forces):
-            f.write(f"atom {num(x[0])} {num(x[1])} {num(x[2])} {symbol:2s} {num(q)} {num(0.0)} "
-                    f"{num(force[0])} {num(force[1])} {num(force[2])}\n")
-        f.write(f"energy {num(results['energy'] / Hartree)}\n")
-        f.write(f"charge {num(float(atoms.info.get('charge', 0.0)))}\n")
-        f.write("end\n")
+            lines.append(f"atom {num(x[0])} {num(x[1])} {num(x[2])} {symbol:2s} {num(q)} {num(0.0)} "
+                         f"{num(force[0])} {num(force[1])} {num(force[2])}")
+        lines.append(f"energy {num(results['energy'] / Hartree)}")
+        lines.append(f"charge {num(float(atoms.info.get('charge', 0.0)))}")
+        lines.append("end")
+    return "".join(line + "\n" for line in lines)
 
 
 def read_descriptors(desc_path: str | os.PathLike = "desc.npy", label_path: str | os.PathLike = "label.npy"):

@@ -44,12 +44,18 @@ def assert_same_structure(a: Atoms, b: Atoms, atol_columns: float, info_keys=("c
         assert b.info.get(key) == a.info.get(key), key
 
 
+def round_trip(path, structures=None) -> tuple[list[Atoms], list[Atoms]]:
+    """The structures written to ``path`` and read back (as many)."""
+    structures = labelled_structures() if structures is None else structures
+    data.write(path, structures)
+    back = data.read(path)
+    assert len(back) == len(structures)
+    return structures, back
+
+
 @pytest.mark.parametrize("name", ["set.extxyz", "set.xyz", "set.xyz.gz"])
 def test_extxyz_round_trip_preserves_every_label(tmp_path, name):
-    structures = labelled_structures()
-    data.write(tmp_path / name, structures)
-    back = data.read(tmp_path / name)
-    assert len(back) == len(structures)
+    structures, back = round_trip(tmp_path / name)
     for a, b in zip(structures, back):
         # ASE writes per-atom columns with 8 decimals and info values at full precision
         assert_same_structure(a, b, atol_columns=5.1e-9)
@@ -60,10 +66,7 @@ def test_extxyz_round_trip_preserves_every_label(tmp_path, name):
 
 @pytest.mark.parametrize("name", ["input.data", "train.data.gz"])
 def test_input_data_round_trip_preserves_every_field(tmp_path, name):
-    structures = labelled_structures()
-    data.write(tmp_path / name, structures)
-    back = data.read(tmp_path / name)
-    assert len(back) == len(structures)
+    structures, back = round_trip(tmp_path / name)
     for a, b in zip(structures, back):
         # Å -> Bohr -> Å with 17 significant digits: equal to a few ulp
         assert_same_structure(a, b, atol_columns=1e-13, info_keys=("charge", "comment"))
@@ -224,3 +227,128 @@ def test_group_split_holds_out_whole_groups():
         data.group_split(structures, ["trajectory 9"])
     with pytest.raises(ValueError, match="no structure has atoms.info\\['phase'\\]"):
         data.group_split(structures, ["liquid"], key="phase")
+
+
+# ---------------------------------------------------------------------------------------------
+# hostile and damaged input: refused with file, structure and line, and never a lost file
+# ---------------------------------------------------------------------------------------------
+
+CLUSTER = """begin
+comment {comment}
+atom 0.0 0.0 0.0 Na {q} 0.0 {fx} 0.0 0.0
+atom 4.0 0.0 0.0 Cl -0.5 0.0 -0.1 0.0 0.0
+energy {energy}
+charge 0.0
+end
+"""
+
+
+def runner_file(tmp_path, name="input.data", comment="Na Cl", q="0.5", fx="0.1", energy="-1.5", extra=""):
+    path = tmp_path / name
+    path.write_text(CLUSTER.format(comment=comment, q=q, fx=fx, energy=energy).replace("end\n", extra + "end\n"))
+    return path
+
+
+@pytest.mark.parametrize("name", ["x.data", "x.xyz", "x.data.gz"])
+def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, name):
+    path = tmp_path / name
+    data.write(path, labelled_structures())
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match="structure 1 has no energy; input.data needs one"):
+        data.write(path, [labelled_structures()[0], molecule("H2O")], format="runner")
+    with pytest.raises(ValueError, match=r"structure 0 has a non-finite energy label \(NaN or inf\).*fix the value"):
+        data.write(path, [data.label(molecule("H2O"), energy=float("nan"))])
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [name], "no temporary file is left behind"
+
+
+def test_an_interrupted_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    path = tmp_path / "train.data"
+    data.write(path, labelled_structures())
+    before = path.read_bytes()
+
+    def half_then_interrupted(self, raw):
+        with open(self, "wb") as f:
+            f.write(raw[: len(raw) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        data.write(path, labelled_structures()[:1])
+    monkeypatch.undo()
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["train.data"]
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("energy", "nan", "input.data, line 5: energy is 'nan', not a finite number: fix the value"),
+    ("energy", "inf", "input.data, line 5: energy is 'inf', not a finite number"),
+    ("fx", "-inf", "input.data, line 3: force is '-inf', not a finite number"),
+    ("fx", "nan", "input.data, line 7: the force of the atom on line 3 is NaN while other atoms have one"),
+    ("q", "nan", "input.data, line 7: the charge of the atom on line 3 is NaN while other atoms have one"),
+])
+def test_non_finite_labels_in_input_data_name_the_file_and_line(tmp_path, field, value, message):
+    with pytest.raises(ValueError, match=message):
+        data.read(runner_file(tmp_path, **{field: value}))
+
+
+def test_non_finite_labels_in_extxyz_name_the_structure_and_line(tmp_path):
+    structures = labelled_structures()
+    data.write(tmp_path / "ok.xyz", structures)
+    text = (tmp_path / "ok.xyz").read_text()
+    energy = f"energy={structures[1].get_potential_energy()!r}"
+    assert energy in text
+    (tmp_path / "bad.xyz").write_text(text.replace(energy, "energy=nan"))
+    with pytest.raises(ValueError, match=r"bad.xyz, structure 1 \(line 7\) has a non-finite energy label.*or drop"):
+        data.read(tmp_path / "bad.xyz")
+
+
+def test_a_second_energy_or_charge_line_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="line 7: a second 'energy' line in the structure begun on line 1; "
+                                         "a structure has one energy: delete one"):
+        data.read(runner_file(tmp_path, extra="energy -2.0\n"))
+    with pytest.raises(ValueError, match="line 7: a second 'charge' line"):
+        data.read(runner_file(tmp_path, extra="charge 1.0\n"))
+
+
+def test_energy_only_structures_round_trip_without_invented_forces_or_charges(tmp_path):
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    water = data.label(molecule("H2O"), energy=-14.2)
+    _, (back,) = round_trip(tmp_path / "energies.data", [water])
+    assert back.get_potential_energy() == pytest.approx(-14.2, rel=1e-15)
+    with pytest.raises(PropertyNotImplementedError):
+        back.get_forces()
+    assert "charges" not in back.arrays
+    assert "nan" in (tmp_path / "energies.data").read_text()  # the format's column says "no label"
+
+
+def test_a_non_utf8_byte_is_kept_in_a_comment_and_named_elsewhere(tmp_path):
+    path = runner_file(tmp_path)
+    path.write_bytes(path.read_bytes().replace(b"comment Na Cl", b"comment Na Cl by J\xf6rg"))
+    assert data.read(path)[0].info["comment"] == "Na Cl by J\ufffdrg"
+    path.write_bytes(path.read_bytes().replace(b" Cl -0.5", b" Cl\xa0-0.5"))
+    with pytest.raises(ValueError, match=r"input.data', line 4: byte 0xa0 is not UTF-8 text; re-save the file as UTF-8"):
+        data.read(path)
+    (tmp_path / "x.xyz").write_bytes(b"1\nProperties=species:S:1:pos:R:3 name=J\xf6rg\nH 0 0 0\n")
+    with pytest.raises(ValueError, match=r"x.xyz', line 2: byte 0xf6 is not UTF-8"):
+        data.read(tmp_path / "x.xyz")
+
+
+def test_a_folder_a_malformed_frame_and_a_truncated_gzip_are_named(tmp_path):
+    (tmp_path / "set.xyz").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder, not a file"):
+        data.read(tmp_path / "set.xyz")
+    data.write(tmp_path / "ok.xyz", labelled_structures())
+    lines = (tmp_path / "ok.xyz").read_text().splitlines(keepends=True)
+    (tmp_path / "cut.xyz").write_text("".join(lines[:-1]))
+    with pytest.raises(ValueError, match=r"cut.xyz, line 18: structure 2 announces 2 atoms but the file ends after 1"):
+        data.read(tmp_path / "cut.xyz")
+    (tmp_path / "bad.xyz").write_text("".join(lines[:8] + ["Na x y z\n"] + lines[9:]))
+    with pytest.raises(ValueError, match=r"bad.xyz, structure 1 \(line 7\): ValueError: .*fix or drop"):
+        data.read(tmp_path / "bad.xyz")
+    data.write(tmp_path / "ok.xyz.gz", labelled_structures())
+    (tmp_path / "cut.xyz.gz").write_bytes((tmp_path / "ok.xyz.gz").read_bytes()[:-20])
+    with pytest.raises(ValueError, match="is not a complete gzip file .*cut short or damaged; fetch or regenerate"):
+        data.read(tmp_path / "cut.xyz.gz")
