@@ -19,6 +19,10 @@ batch (:meth:`Batch.neighbors`). A copy made by :meth:`Batch.replace` shares tha
 when its geometry (positions, cell, pbc, atoms) has the same values as the original, as the
 requires-grad and zero-strain copies of ``minnp.compute`` do; a moved, strained or expanded
 copy starts with an empty cache, so it can never report another geometry's pairs.
+
+:func:`atoms_to_batch` refuses, with the fix in the message, what would give NaN or hang
+downstream: no atoms, NaN positions, unknown elements, a singular or nearly dependent periodic
+cell (a lattice vector under 0.1 Å), and two atoms (or an atom and an image) at one position.
 """
 
 from __future__ import annotations
