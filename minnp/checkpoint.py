@@ -17,8 +17,9 @@ read with ``torch.load(weights_only=True)``, so loading one never runs pickled c
 
 A model class takes part by deriving from :class:`Checkpointable` (HDNNP, ThirdGeneration,
 FourthGeneration) and by a line in :data:`LEARNED_MODELS`, the only classes a file may name: it
-gains ``model.save(path)`` and ``Class.load(path)``, the same as :func:`save` and :func:`load`. Writing is atomic: a temporary file in the same folder,
-then ``os.replace``, so an interrupted save leaves the previous checkpoint intact.
+gains ``model.save(path)`` and ``Class.load(path)``, the same as :func:`save` and :func:`load`.
+Writing is atomic: a temporary file in the same folder, then ``os.replace``, so an interrupted
+save leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations

@@ -278,8 +278,8 @@ def fit(model: torch.nn.Module, train: Sequence[Atoms], valid: Sequence[Atoms], 
         with warnings.catch_warnings():  # validation structures may lie just outside the training range
             warnings.simplefilter("ignore", ExtrapolationWarning)
             metrics = _metrics(_errors(model, valid_chunks, with_forces, with_charges, with_energies))
-        return metrics, sum(w * metrics.get(f"{key}_rmse", 0.0) ** 2
-                            for key, w in (("energy", energy_weight), ("force", force_weight), ("charge", charge_weight)))
+        weighted = (("energy", energy_weight), ("force", force_weight), ("charge", charge_weight))
+        return metrics, sum(w * metrics.get(f"{key}_rmse", 0.0) ** 2 for key, w in weighted)
 
     rng = np.random.default_rng(seed)
     history: dict[str, list] = {"epoch": [], "lr": [], "loss": [], "time": []}

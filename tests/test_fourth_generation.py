@@ -143,7 +143,8 @@ def test_bad_hardness_and_activation_are_clear_errors():
         with pytest.raises(ValueError, match="hardness must be a positive number.*hardness=5.0"):
             FourthGeneration(acsf(), hardness=hardness)
     for cls in (FourthGeneration, ThirdGeneration, HDNNP):
-        with pytest.raises(ValueError, match=r"activation 'relu' is not available; choose one of \['silu', 'softplus', 'tanh'\]"):
+        choices = r"activation 'relu' is not available; choose one of \['silu', 'softplus', 'tanh'\]"
+        with pytest.raises(ValueError, match=choices):
             cls(acsf(), activation="relu")
 
 

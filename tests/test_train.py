@@ -114,7 +114,8 @@ def test_non_finite_labels_are_named_with_structure_file_and_line(argon, what):
     forces[1, 2] = np.inf
     data.label(bad, energy=math.nan if what == "energy" else bad.get_potential_energy(), forces=forces)
     bad.info.update(source="train.data", line=120)
-    with pytest.raises(ValueError, match=rf"structure 3 \(train.data, line 120\) has a non-finite reference {what}.*fix or drop"):
+    message = rf"structure 3 \(train.data, line 120\) has a non-finite reference {what}.*fix or drop"
+    with pytest.raises(ValueError, match=message):
         train.fit(ScaledLJ(), structures, argon[10:], epochs=1, progress=False)
 
 
