@@ -46,7 +46,14 @@ Formats, chosen from the file name (``.gz`` is compressed and decompressed on th
       end
 
   It holds lattice, positions, elements, atomic charges, forces, energy, total charge and the
-  comment (``info["comment"]``); stress, groups and other info are not part of the format.
+  comment (``info["comment"]``); stress, groups and other info are not part of the format. A
+  structure without forces or atomic charges gets ``nan`` in those columns on every atom, and
+  reads back without them (never as zero labels).
+
+Reading checks what it reads: a NaN or infinite label, a malformed or truncated structure, a
+byte that is not UTF-8 (outside an input.data ``comment``) or a cut-off ``.gz`` file is an error
+naming the file, the structure and the line. Writing checks every structure first, then replaces
+the file atomically (:func:`atomic_path`), so a failed write never leaves half a file.
 
 The lecture's precomputed descriptors (``desc.npy`` (structures, atoms, features) and
 ``label.npy`` (structures,) energy per atom in eV) are read by :func:`read_descriptors`.
