@@ -56,3 +56,25 @@ def finite_difference_forces(model, atoms, entries=None, h=1e-5):
         minus[i, a] -= h
         fd[i, a] = -(energy(plus) - energy(minus)) / (2 * h)
     return fd
+
+
+def finite_difference_stress(model, atoms, entries, h=1e-6):
+    """σ_ab = (1/V) ∂E/∂ε_ab by central differences of a symmetric strain, for (a, b) ``entries``.
+
+    The reference every energy module's autograd stress is checked against. Returns a (3, 3)
+    array, NaN where an entry was not computed.
+    """
+    from minnp import atoms_to_batch, compute
+
+    def energy(strain):
+        deformed = atoms.copy()
+        deformed.set_cell(atoms.cell.array @ strain, scale_atoms=True)
+        return compute(model, atoms_to_batch(deformed), forces=False)["energy"].item()
+
+    fd = np.full((3, 3), np.nan)
+    for a, b in entries:
+        step = np.zeros((3, 3))
+        step[a, b] += h / 2
+        step[b, a] += h / 2
+        fd[a, b] = (energy(np.eye(3) + step) - energy(np.eye(3) - step)) / (2 * h) / atoms.get_volume()
+    return fd
