@@ -30,7 +30,8 @@ from ase.calculators.calculator import Calculator as _AseCalculator
 from ase.calculators.calculator import PropertyNotImplementedError, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from minnp.batch import Batch, atoms_to_batch, device, sum_per_structure
+from minnp.batch import Batch, atoms_to_batch, sum_per_structure
+from minnp.batch import device as default_device
 
 Tensor = torch.Tensor
 
@@ -113,7 +114,7 @@ class Calculator(_AseCalculator):
     def __init__(self, model: torch.nn.Module, device: torch.device | str | None = None,
                  dtype: torch.dtype = torch.float64, **kwargs):
         super().__init__(**kwargs)
-        self.device = torch.device(device) if device is not None else globals()["device"]()
+        self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype
         self.model = model if _lives_on(model, self.device, dtype) else copy.deepcopy(model).to(self.device, dtype)
 

@@ -26,7 +26,6 @@ from minnp.electrostatics import (
     coulomb_matrices,
     coulomb_matrix,
     coulomb_potential,
-    direct_matrix,
     ewald_parameters,
     gaussian_self_energy,
     half_kvectors,
