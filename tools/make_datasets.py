@@ -254,6 +254,7 @@ def make_nacl_xtb(n_frames: int = 250, temperatures: Sequence[float] = (300, 600
 # ----------------------------------------------------------------------------------------------
 # Si labelled with Tersoff's Si(C)
 
+
 def _label_with(calculator, atoms: Atoms) -> Atoms:
     """Energy, forces and stress from ``calculator``, stored as a SinglePointCalculator."""
     atoms.calc = calculator
