@@ -110,6 +110,8 @@ def load(path, device=None, expected: type | None = None) -> torch.nn.Module:
         raise pickle.UnpicklingError(
             f"{path} holds objects other than tensors, numbers and strings, so it is not a minnp checkpoint "
             f"(or it was altered); it was not loaded, and no code in it ran ({error})") from None
+    if isinstance(data, dict) and data.get("format") == "minnp.HDNNP" and data.get("version") == 1:
+        data = _from_hdnnp_v1(data)  # written by minnp 0.1.0 before this module existed
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise ValueError(f"{path} is not a minnp checkpoint (format {found!r}, expected {FORMAT!r}); "
@@ -145,3 +147,23 @@ def load(path, device=None, expected: type | None = None) -> torch.nn.Module:
                          f"(the file was altered or written by another minnp): {error}") from None
     model.eval()  # a loaded model predicts: extrapolation warnings on
     return model.to(device) if device is not None else model
+
+
+# HDNNP checkpoints of minnp 0.1.0 (format "minnp.HDNNP", version 1) -> this format's names
+_HDNNP_V1_BUFFERS = {"feature_mean": "elements.input_mean", "feature_std": "elements.input_std",
+                     "feature_min": "elements.input_min", "feature_max": "elements.input_max",
+                     "energy_shift": "elements.offset"}
+
+
+def _from_hdnnp_v1(data: dict) -> dict:
+    """An HDNNP saved by minnp 0.1.0, in today's layout: same numbers, renamed tensors."""
+    state = {}
+    for key, value in data["state_dict"].items():
+        if key.startswith("networks."):
+            state["elements." + key] = value
+        else:
+            state[_HDNNP_V1_BUFFERS.get(key, key)] = value
+    return {"format": FORMAT, "version": CHECKPOINT_VERSION, "minnp_version": data.get("minnp_version"),
+            "model": "HDNNP", "config": {"hidden": data["hidden"], "activation": data["activation"]},
+            "descriptor": data["descriptor"], "species": data["species"], "dtype": data["dtype"],
+            "state_dict": state}

@@ -186,3 +186,19 @@ def test_a_fresh_interpreter_loads_a_checkpoint_through_minnp_checkpoint_alone(t
     code = f"import minnp.checkpoint; print(type(minnp.checkpoint.load({str(tmp_path / 'model.pt')!r})).__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "HDNNP"
+
+
+def test_an_hdnnp_saved_by_minnp_0_1_loads_with_the_same_numbers(tmp_path):
+    """minnp 0.1.0 wrote format "minnp.HDNNP" v1 with flat buffer names: such files still load."""
+    model, structures = _prepared("HDNNP on ACSF")
+    old_names = {"elements.input_mean": "feature_mean", "elements.input_std": "feature_std",
+                 "elements.input_min": "feature_min", "elements.input_max": "feature_max",
+                 "elements.offset": "energy_shift"}
+    state = {old_names.get(k, k.removeprefix("elements.")): v for k, v in model.state_dict().items()}
+    descriptor = dict(model.descriptor.config(), species=list(model.species))  # 0.1.0 kept atomic numbers
+    torch.save({"format": "minnp.HDNNP", "version": 1, "minnp_version": "0.1.0",
+                "descriptor": {"class": "ACSF", "kwargs": descriptor}, "hidden": [5, 4], "activation": "tanh",
+                "species": list(model.species), "dtype": "float64", "state_dict": state}, tmp_path / "old.pt")
+    loaded = HDNNP.load(tmp_path / "old.pt")
+    batch = minnp.atoms_to_batch(structures)
+    assert torch.equal(minnp.compute(model, batch)["forces"], minnp.compute(loaded, batch)["forces"])
