@@ -15,6 +15,8 @@ name                          what
 ``ag3_xtb``                   Ag3+ and Ag3-, the *same* geometries with both total charges:
                               a model without charges cannot tell them apart. GFN2-xTB.
 ``nacl_xtb``                  Na9Cl8+ and Na8Cl8 (one neutral Na atom removed), GFN2-xTB.
+``mlearn_si``                 Si with PBE labels from the mlearn benchmark (Zuo et al., J. Phys.
+                              Chem. A 124, 731 (2020), BSD-3), converted once (notebook 11).
 ============================  ===============================================================
 
 Each set is one file, ``data/NAME/NAME.extxyz.gz``, labelled as :mod:`minnp.data` describes,
@@ -24,7 +26,7 @@ made is refused, not trained on); the hash is computed once per file version (si
 modification time) and remembered. :func:`verify` checks every stored file.
 
 The sets are *made* by repository tooling, not by this module: ``python -m tools.make_datasets
-make NAME`` in a clone (see ``tools/make_datasets.py``). What a notebook needs from the making
+make NAME`` in a clone (see ``tools/make_datasets.py``; ``mlearn_si`` by ``tools/convert_mlearn.py``). What a notebook needs from the making
 lives here: the teacher of the Si set (:func:`si_teacher`, notebook 07 compares with it), its
 crystal phases (:func:`si_phases`) and the carbon chain (:func:`carbon_chain`, notebook 09).
 
@@ -53,8 +55,11 @@ SETS = {
     "carbon_chain_xtb": "C10H2 and C10H3+ (GFN2-xTB): charge transfer along a carbon chain",
     "ag3_xtb": "Ag3+ and Ag3- (GFN2-xTB): the same geometries with both total charges",
     "nacl_xtb": "Na9Cl8+ and Na8Cl8 (GFN2-xTB): a charged and a neutral NaCl cluster",
+    "mlearn_si": "Si, PBE DFT from the mlearn benchmark (Zuo et al. 2020, BSD-3), converted once",
 }
 MAKE = "python -m tools.make_datasets make"  # run in a clone of the repository
+# how each set is (re)made; a set converted from third-party data has its own tool
+MADE_BY = {name: f"{MAKE} {name}" for name in SETS} | {"mlearn_si": "python -m tools.convert_mlearn"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -160,16 +165,16 @@ def load(name: str) -> list[Atoms]:
     """
     path = set_path(name)
     if not path.exists():
-        raise FileNotFoundError(f"data set {name!r} is not in {path.parent}: make it with `{MAKE} {name}`")
+        raise FileNotFoundError(f"data set {name!r} is not in {path.parent}: make it with `{MADE_BY[name]}`")
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a folder, but data set {name!r} is one file: remove the folder "
-                                f"and restore the file (git checkout data/{name}) or make it with `{MAKE} {name}`")
+                                f"and restore the file (git checkout data/{name}) or make it with `{MADE_BY[name]}`")
     root = path.parents[1]
     problem = _mismatch(root, f"{name}/{path.name}", read_checksums(root))
     if problem:
         raise ValueError(
             f"{path} does not match its checksum in {root / 'SHA256SUMS'}: {problem}. Restore it (git checkout data/{name}) or "
-            f"regenerate it with `{MAKE} {name}`, which also updates SHA256SUMS"
+            f"regenerate it with `{MADE_BY[name]}` and update SHA256SUMS"
         )
     return data.read(path)
 

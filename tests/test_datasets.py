@@ -57,7 +57,7 @@ def test_data_folder_stays_under_30_MB():
     assert total < 30e6, f"data/ holds {total / 1e6:.1f} MB"
 
 
-@pytest.mark.parametrize("name", list(datasets.SETS))
+@pytest.mark.parametrize("name", list(make_datasets.MAKERS))
 def test_every_set_has_a_card_and_a_generation_record(stored, name):
     folder = datasets.data_dir() / name
     card = (folder / "README.md").read_text()
@@ -72,7 +72,7 @@ def test_every_set_has_a_card_and_a_generation_record(stored, name):
     assert record["sha256"] == datasets.read_checksums()[f"{name}/{name}.extxyz.gz"]
 
 
-@pytest.mark.parametrize("name", list(datasets.SETS))
+@pytest.mark.parametrize("name", list(make_datasets.MAKERS))
 def test_stored_structures_follow_the_label_contract(stored, name):
     for atoms in stored[name]:
         assert isinstance(atoms.info["group"], str)

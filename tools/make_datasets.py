@@ -349,7 +349,7 @@ MAKERS: dict[str, tuple[Callable[..., list[Atoms]], str]] = {
     "ag3_xtb": (make_ag3_xtb, "charge"),
     "nacl_xtb": (make_nacl_xtb, "charge"),
 }
-assert set(MAKERS) == set(datasets.SETS), "every set minnp.datasets names has a maker here, and no other"
+assert set(MAKERS) <= set(datasets.SETS), "every set made here is one minnp.datasets knows"
 
 
 def _system(atoms: Atoms) -> str:
