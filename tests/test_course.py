@@ -222,7 +222,7 @@ def test_a_marker_with_extra_text_stops_the_stubber_instead_of_shipping_the_solu
         course._stub(src, 3)
     with pytest.raises(ValueError, match="END SOLUTION without ### BEGIN"):
         course._stub("x = 1\n### END SOLUTION\n", 1)
-    with pytest.raises(ValueError, match="inside a solution region"):
+    with pytest.raises(ValueError, match="BEGIN SOLUTION inside the region opened by ### BEGIN SOLUTION; close"):
         course._stub("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", 1)
 
 
@@ -248,3 +248,42 @@ def test_a_failed_rewrite_leaves_every_file_as_it_was(course_copy, monkeypatch):
     monkeypatch.undo()
     assert {p: p.read_bytes() for p in before} == before
     assert not [p for p in course_copy.rglob(".*.tmp")], "no temporary file is left behind"
+
+
+def _with_hidden_tests(path, hidden):
+    """The first check cell of notebook ``path`` with ``hidden`` (nbgrader hidden tests) appended."""
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if "check" in c.get("metadata", {}).get("tags", []))
+    cell["source"] = ("".join(cell["source"]) + "\n" + hidden).splitlines(keepends=True)
+    path.write_text(json.dumps(nb))
+    return "".join(cell["source"])
+
+
+def test_hidden_tests_reach_the_instructor_version_only(course_copy, tmp_path):
+    path = course.notebooks()[0]
+    hidden = "### BEGIN HIDDEN TESTS\nassert abs(lj_minimum(2.0) - 2.2449241) < 1e-6  # the reference value\n" \
+             "### END HIDDEN TESTS"
+    check = _with_hidden_tests(path, hidden)
+    course.write_student(tmp_path / "student", tmp_path / "instructor")
+    student = (tmp_path / "student" / path.name).read_text()
+    instructor = json.loads((tmp_path / "instructor" / path.name).read_text())
+    assert "2.2449241" not in student and "HIDDEN TESTS" not in student
+    assert "check.lj_minimum(lj_minimum)" in student
+    cell = next(c for c in instructor["cells"] if "HIDDEN TESTS" in "".join(c["source"]))
+    assert "".join(cell["source"]) == check and cell["metadata"]["nbgrader"]["grade"]
+    ci = json.dumps(course.ci_notebook(path))
+    assert ci.count("2.2449241") == 1, "CI runs the hidden tests once, with the solutions, not in the rehearsal"
+
+
+@pytest.mark.parametrize("hidden, problem", [
+    ("### BEGIN HIDDEN TESTS\nassert True", "BEGIN HIDDEN TESTS without ### END HIDDEN TESTS"),
+    ("### BEGIN HIDDEN TESTS (secret)\nassert True\n### END HIDDEN TESTS", "looks like a solution marker"),
+    ("### END HIDDEN TESTS", "END HIDDEN TESTS without ### BEGIN HIDDEN TESTS"),
+])
+def test_a_broken_hidden_test_region_stops_the_student_tool(course_copy, tmp_path, hidden, problem):
+    path = course.notebooks()[0]
+    _with_hidden_tests(path, hidden)
+    with pytest.raises(ValueError, match=problem) as error:
+        course.write_student(tmp_path / "student")
+    assert str(error.value).startswith(f"{path.name}, cell "), "the message names the notebook and the cell"
+    assert not (tmp_path / "student").exists() or list((tmp_path / "student").glob("*.ipynb")) == []

@@ -33,7 +33,11 @@ NOTEBOOKS = ROOT / "notebooks"
 CONFIG = ROOT / "colab" / "colab.json"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-MARKER = re.compile(r"(BEGIN|END)\s*SOLUTION", re.IGNORECASE)  # anything that looks like a marker
+# nbgrader's hidden tests: kept in the instructor version (nbgrader runs them when grading), removed
+# from the student version, so their reference values never reach the students
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+SOLUTION = re.compile(r"(BEGIN|END)\s*SOLUTION", re.IGNORECASE)
+MARKER = re.compile(r"(BEGIN|END)\s*(SOLUTION|HIDDEN\s*TESTS)", re.IGNORECASE)  # anything like a marker
 # Notebooks that benefit from a Colab GPU (training); they carry "accelerator": "GPU" metadata.
 GPU_NOTEBOOKS = {"07", "10"}
 
@@ -217,38 +221,47 @@ def strip(path: pathlib.Path) -> bool:
 
 
 def _is_exercise(cell: dict) -> bool:
-    return cell["cell_type"] == "code" and MARKER.search(_source(cell)) is not None
+    return cell["cell_type"] == "code" and SOLUTION.search(_source(cell)) is not None
 
 
-def _stub(source: str, number: int, where: str = "") -> str:
-    """Replace each BEGIN/END SOLUTION region by a NotImplementedError at the marker's indent.
+def _stub(source: str, number: int | None, where: str = "") -> str:
+    """The student's version of one cell: each BEGIN/END SOLUTION region replaced by a
+    NotImplementedError at the marker's indent, each BEGIN/END HIDDEN TESTS region removed.
 
     Fails closed: a line that looks like a marker but is not exactly one (extra text, other case,
-    another number of #), a region without its end, or an end without its begin is an error, never
-    a solution silently left in the student's notebook.
+    another number of #), a region without its end, an end without its begin or a region inside
+    another is an error, never a solution or hidden test silently left in the student's notebook.
+    ``number`` is the exercise's number (None for a check cell).
     """
-    out, inside = [], False
+    ends = {BEGIN: END, BEGIN_HIDDEN: END_HIDDEN}
+    exact = set(ends) | set(ends.values())
+    out, inside = [], None  # inside: the BEGIN line of the open region
     for k, line in enumerate(source.splitlines(), start=1):
-        here = f"{where}exercise {number}, line {k}"
+        here = f"{where}{'check cell' if number is None else f'exercise {number}'}, line {k}"
         marker = line.strip()
-        if MARKER.search(line) and marker not in (BEGIN, END):
+        if MARKER.search(line) and marker not in exact:
             raise ValueError(f"{here}: {marker!r} looks like a solution marker but is not one; a marker line "
-                             f"holds exactly {BEGIN!r} or {END!r} (indentation allowed). Put other text on "
-                             "a line of its own, or the solution would reach the students")
-        if marker == BEGIN:
+                             f"holds exactly {BEGIN!r}, {END!r}, {BEGIN_HIDDEN!r} or {END_HIDDEN!r} (indentation "
+                             "allowed). Put other text on a line of its own, or the solution would reach the "
+                             "students")
+        if marker in ends:
             if inside:
-                raise ValueError(f"{here}: {BEGIN} inside a solution region; close the first with {END}")
-            inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(f'{indent}raise NotImplementedError("Exercise {number}: write your solution here")')
-        elif marker == END:
-            if not inside:
-                raise ValueError(f"{here}: {END} without {BEGIN}; open the region with {BEGIN}")
-            inside = False
+                raise ValueError(f"{here}: {marker} inside the region opened by {inside}; close that with "
+                                 f"{ends[inside]} first")
+            inside = marker
+            if marker == BEGIN:
+                indent = line[: len(line) - len(line.lstrip())]
+                out.append(f'{indent}raise NotImplementedError("Exercise {number}: write your solution here")')
+        elif marker in exact:
+            if inside is None or ends[inside] != marker:
+                opening = next(b for b, e in ends.items() if e == marker)
+                raise ValueError(f"{here}: {marker} without {opening}; open the region with {opening}")
+            inside = None
         elif not inside:
             out.append(line)
     if inside:
-        raise ValueError(f"{where}exercise {number}: {BEGIN} without {END}; close the region with {END}")
+        raise ValueError(f"{where}{'check cell' if number is None else f'exercise {number}'}: {inside} without "
+                         f"{ends[inside]}; close the region with {ends[inside]}")
     return "\n".join(out)
 
 
@@ -281,10 +294,11 @@ def student_versions(path: pathlib.Path) -> tuple[dict, dict]:
             _nbgrader(cell, f"{path.stem}-check-{k}", solution=False)
     student = copy.deepcopy(instructor)
     number = 0
-    for cell in student["cells"]:
-        if _is_exercise(cell):
-            number += 1
-            _set_source(cell, _stub(_source(cell), number, where=f"{path.name}, "))
+    for k, cell in enumerate(student["cells"]):
+        if cell["cell_type"] == "code" and MARKER.search(_source(cell)):
+            number += _is_exercise(cell)
+            where = f"{path.name}, " if _is_exercise(cell) else f"{path.name}, cell {k}, "
+            _set_source(cell, _stub(_source(cell), number if _is_exercise(cell) else None, where=where))
     return _mark(student, "student"), _mark(instructor, "instructor")
 
 
