@@ -26,29 +26,15 @@ reference data, kept in ``atoms.arrays["charges"]`` (ASE's extxyz reader puts a 
 column on the calculator; :func:`read` moves it back). :class:`minnp.Batch` reads the total
 charge from ``atoms.info["charge"]``.
 
-Units are eV, Å and e everywhere inside minnp. Formats written in Bohr and Hartree (RuNNer,
-n2p2) are converted once, here, at the border, with ``ase.units.Bohr`` and ``ase.units.Hartree``:
-
-    x[Å] = x[Bohr] · Bohr      E[eV] = E[Ha] · Hartree      F[eV/Å] = F[Ha/Bohr] · Hartree / Bohr
-
-Formats, chosen from the file name (``.gz`` is compressed and decompressed on the fly):
+Units are eV, Å and e everywhere inside minnp. Formats, chosen from the file name (``.gz`` is
+compressed and decompressed on the fly):
 
 - ``*.xyz``, ``*.extxyz``: extended XYZ through ASE; every label above, plus any other
   ``info`` key, round-trips (per-atom columns are written with 8 decimals).
-- ``input.data``, ``*.data``: RuNNer/n2p2 blocks, one structure each::
-
-      begin
-      comment <free text>
-      lattice ax ay az              (three lines, Bohr; absent for a cluster)
-      atom x y z element q e fx fy fz   (Bohr, e, Ha [unused, written 0], Ha/Bohr)
-      energy E                      (Ha)
-      charge Q                      (e)
-      end
-
-  It holds lattice, positions, elements, atomic charges, forces, energy, total charge and the
-  comment (``info["comment"]``); stress, groups and other info are not part of the format. A
-  structure without forces or atomic charges gets ``nan`` in those columns on every atom, and
-  reads back without them (never as zero labels).
+- ``input.data``, ``*.data``: RuNNer/n2p2 blocks in Bohr and Hartree, converted at the border
+  by :mod:`minnp.runner_data`. The format holds lattice, positions, elements, atomic charges, forces,
+  energy, total charge and the comment (``info["comment"]``); not stress, groups or other info.
+  Forces or atomic charges a structure lacks are written as ``nan`` and read back as absent.
 
 Reading checks what it reads: a NaN or infinite label, a malformed or truncated structure, a
 byte that is not UTF-8 (outside an input.data ``comment``) or a cut-off ``.gz`` file is an error
@@ -68,7 +54,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
-import math
 import os
 import secrets
 import zlib
@@ -79,8 +64,8 @@ import ase.io
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
-from ase.data import atomic_numbers, chemical_symbols
-from ase.units import Bohr, Hartree
+
+from minnp import runner_data
 
 __all__ = ["label", "read", "write", "read_descriptors", "random_split", "group_split", "atomic_path"]
 
@@ -237,7 +222,7 @@ def read(path: str | os.PathLike, format: str | None = None) -> list[Atoms]:
     fmt = _format(path, format)
     text = _read_text(path)
     if fmt == "runner":
-        return _read_runner(text, str(path))
+        return [_runner_atoms(block) for block in runner_data.read_blocks(text, str(path))]
     return _read_extxyz(text, str(path))
 
 
@@ -253,7 +238,7 @@ def write(path: str | os.PathLike, structures: Atoms | Sequence[Atoms], format: 
     for s, atoms in enumerate(structures):
         _check_finite_labels(atoms, f"structure {s}")
     if fmt == "runner":
-        text = _runner_text(structures)
+        text = runner_data.text(structures)
     else:
         buffer = io.StringIO()
         ase.io.write(buffer, structures, format="extxyz")
@@ -271,6 +256,16 @@ def _check_finite_labels(atoms: Atoms, where: str) -> None:
         if not np.isfinite(np.asarray(value, dtype=float)).all():
             raise ValueError(f"{where} has a non-finite {key} label (NaN or inf): fix the value in the source, "
                              "or drop that structure")
+
+
+def _runner_atoms(block: dict) -> Atoms:
+    """One structure of :func:`minnp.runner_data.read_blocks` as Atoms labelled the minnp way."""
+    periodic = block["cell"] is not None
+    atoms = Atoms(symbols=block["symbols"], positions=block["positions"], cell=block["cell"], pbc=periodic)
+    label(atoms, energy=block["energy"], forces=block["forces"], charges=block["charges"], charge=block["charge"])
+    if block["comment"] is not None:
+        atoms.info["comment"] = block["comment"]
+    return atoms
 
 
 def _read_extxyz(text: str, filename: str) -> list[Atoms]:
@@ -305,156 +300,6 @@ def _read_extxyz(text: str, filename: str) -> list[Atoms]:
         _check_finite_labels(atoms, where)
         structures.append(atoms)
     return structures
-
-
-def _runner_number(token: str, what: str, where: str) -> float:
-    try:
-        value = float(token)
-    except ValueError:
-        raise ValueError(f"{where}: {what} {token!r} is not a number") from None
-    if math.isinf(value) or (math.isnan(value) and what not in ("charge column", "force")):
-        raise ValueError(f"{where}: {what} is {token!r}, not a finite number: fix the value (or "
-                         "drop the structure)")
-    return value
-
-
-def _read_runner(text: str, filename: str) -> list[Atoms]:
-    """RuNNer/n2p2 input.data -> Atoms in Å/eV (Bohr and Hartree converted here, once)."""
-    structures = []
-    block = None  # the open structure: its first line and what has been read so far
-    for number, line in enumerate(text.splitlines(), start=1):
-        where = f"{filename}, line {number}"
-        tokens = line.split()
-        if not tokens:
-            continue
-        key = tokens[0].lower()
-        if key == "begin":
-            if block is not None:
-                raise ValueError(
-                    f"{where}: 'begin' inside the structure begun on line {block['line']}; "
-                    "that structure needs an 'end' line first"
-                )
-            block = {"line": number, "lattice": [], "symbols": [], "rows": [], "energy": None,
-                     "charge": None, "comment": None, "atom lines": []}
-            continue
-        if block is None:
-            raise ValueError(f"{where}: {tokens[0]!r} outside a structure; every structure starts with 'begin'")
-        if key == "comment":
-            block["comment"] = line.strip()[len("comment"):].strip()
-        elif key == "lattice":
-            if len(tokens) != 4:
-                raise ValueError(f"{where}: expected 'lattice ax ay az' (3 numbers), got {len(tokens) - 1}")
-            if len(block["lattice"]) == 3:
-                raise ValueError(f"{where}: a fourth 'lattice' line; a cell has three lattice vectors")
-            block["lattice"].append([_runner_number(t, "lattice component", where) for t in tokens[1:]])
-        elif key == "atom":
-            if len(tokens) != 10:
-                raise ValueError(
-                    f"{where}: expected 'atom x y z element charge energy fx fy fz' (9 fields), "
-                    f"got {len(tokens) - 1}"
-                )
-            element = tokens[4]
-            if atomic_numbers.get(element, 0) == 0:
-                raise ValueError(f"{where}: unknown element {element!r} (symbols are case-sensitive, e.g. 'Si')")
-            block["symbols"].append(element)
-            block["atom lines"].append(number)
-            block["rows"].append([_runner_number(t, "position", where) for t in tokens[1:4]]
-                                 + [_runner_number(tokens[5], "charge column", where),
-                                    _runner_number(tokens[6], "atomic energy column", where)]
-                                 + [_runner_number(t, "force", where) for t in tokens[7:10]])
-        elif key in ("energy", "charge"):
-            if len(tokens) != 2:
-                raise ValueError(f"{where}: expected '{key} {key[0].upper()}', got {line.strip()!r}")
-            if block[key] is not None:
-                raise ValueError(f"{where}: a second '{key}' line in the structure begun on line {block['line']}; "
-                                 f"a structure has one {key}: delete one of the two")
-            block[key] = _runner_number(tokens[1], key, where)
-        elif key == "end":
-            structures.append(_runner_block_to_atoms(block, f"{filename}, line {number}"))
-            block = None
-        else:
-            raise ValueError(
-                f"{where}: unknown keyword {tokens[0]!r}; input.data lines start with "
-                "begin, comment, lattice, atom, energy, charge or end"
-            )
-    if block is not None:
-        raise ValueError(f"{filename}: the structure begun on line {block['line']} has no 'end' line")
-    return structures
-
-
-def _present(column: np.ndarray, what: str, block: dict, where: str) -> bool:
-    """A column that is NaN on every atom was written for a structure without that label: absent."""
-    missing = np.isnan(column).reshape(len(column), -1).any(axis=1)  # (N,)
-    if missing.all():
-        return False
-    if missing.any():
-        line = block["atom lines"][int(np.argmax(missing))]
-        raise ValueError(f"{where}: the {what} of the atom on line {line} is NaN while other atoms have one; "
-                         "give every atom a finite value, or NaN on every atom for 'no label'")
-    return True
-
-
-def _runner_block_to_atoms(block: dict, where: str) -> Atoms:
-    if not block["symbols"]:
-        raise ValueError(f"{where}: the structure begun on line {block['line']} has no atoms")
-    if len(block["lattice"]) not in (0, 3):
-        raise ValueError(
-            f"{where}: the structure begun on line {block['line']} has {len(block['lattice'])} "
-            "'lattice' lines; give three (periodic) or none (a cluster)"
-        )
-    rows = np.array(block["rows"])  # (N, 8): x y z q e fx fy fz
-    periodic = len(block["lattice"]) == 3
-    atoms = Atoms(
-        symbols=block["symbols"],
-        positions=rows[:, 0:3] * Bohr,
-        cell=np.array(block["lattice"]) * Bohr if periodic else None,
-        pbc=periodic,
-    )
-    energy = block["energy"] * Hartree if block["energy"] is not None else None
-    forces = rows[:, 5:8] * Hartree / Bohr if _present(rows[:, 5:8], "force", block, where) else None
-    charges = rows[:, 3] if _present(rows[:, 3], "charge", block, where) else None
-    label(atoms, energy=energy, forces=forces, charges=charges, charge=block["charge"])
-    if block["comment"] is not None:
-        atoms.info["comment"] = block["comment"]
-    return atoms
-
-
-def _runner_text(structures: Sequence[Atoms]) -> str:
-    """Atoms in Å/eV -> RuNNer/n2p2 input.data in Bohr/Hartree (17 significant digits).
-
-    Forces or atomic charges a structure does not have are written as NaN on every atom (the
-    format has a column for them), and read back as absent, never as zero labels.
-    """
-    num = "{: .16e}".format
-    lines = []
-    for s, atoms in enumerate(structures):
-        if atoms.pbc.any() and not atoms.pbc.all():
-            raise ValueError(
-                f"structure {s} is periodic along some directions only (pbc={atoms.pbc.tolist()}); "
-                "input.data knows clusters and fully periodic cells: set atoms.pbc to all True or all False"
-            )
-        results = atoms.calc.results if atoms.calc is not None else {}
-        if "energy" not in results:
-            raise ValueError(
-                f"structure {s} has no energy; input.data needs one per structure "
-                "(attach it with minnp.data.label(atoms, energy=...))"
-            )
-        forces = np.asarray(results["forces"]) / (Hartree / Bohr) if "forces" in results else \
-            np.full((len(atoms), 3), np.nan)
-        charges = atoms.arrays.get("charges", np.full(len(atoms), np.nan))
-        lines.append("begin")
-        if "comment" in atoms.info:
-            lines.append(f"comment {' '.join(str(atoms.info['comment']).split())}")
-        if atoms.pbc.all():
-            lines.extend("lattice " + " ".join(num(v) for v in vector) for vector in atoms.cell.array / Bohr)
-        positions = atoms.positions / Bohr
-        for symbol, x, q, force in zip(atoms.get_chemical_symbols(), positions, charges, forces):
-            lines.append(f"atom {num(x[0])} {num(x[1])} {num(x[2])} {symbol:2s} {num(q)} {num(0.0)} "
-                         f"{num(force[0])} {num(force[1])} {num(force[2])}")
-        lines.append(f"energy {num(results['energy'] / Hartree)}")
-        lines.append(f"charge {num(float(atoms.info.get('charge', 0.0)))}")
-        lines.append("end")
-    return "".join(line + "\n" for line in lines)
 
 
 def read_descriptors(desc_path: str | os.PathLike = "desc.npy", label_path: str | os.PathLike = "label.npy"):
