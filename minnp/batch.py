@@ -7,14 +7,14 @@ torch_geometric do it, so that no structure is padded::
 
     positions  (N, 3)   Å, float
     numbers    (N,)     atomic numbers, long
-    batch      (N,)     which structure each atom belongs to, 0..B-1, long
+    structure  (N,)     which structure each atom belongs to, 0..B-1, long
     cell       (B, 3, 3) lattice vectors as rows, Å
     pbc        (B, 3)   periodic along each lattice vector, bool
     n_atoms    (B,)     atoms per structure
     total_charge (B,)   net charge in e (``atoms.info["charge"]``, default 0)
 
-Per-structure sums are ``index_add_`` over ``batch`` (:func:`sum_per_structure`); an atom's
-cell is ``cell[batch]``.  Neighbour lists for a cutoff are computed once and cached on the
+Per-structure sums are ``index_add_`` over ``structure`` (:func:`sum_per_structure`); an atom's
+cell is ``cell[structure]``.  Neighbour lists for a cutoff are computed once and cached on the
 batch (:meth:`Batch.neighbors`). A copy made by :meth:`Batch.replace` shares that cache only
 when its geometry (positions, cell, pbc, atoms) has the same values as the original, as the
 requires-grad and zero-strain copies of ``minnp.compute`` do; a moved, strained or expanded
@@ -101,7 +101,7 @@ class Batch:
 
     positions: Tensor  # (N, 3)
     numbers: Tensor  # (N,)
-    batch: Tensor  # (N,)
+    structure: Tensor  # (N,) which structure each atom belongs to, 0..B-1
     cell: Tensor  # (B, 3, 3)
     pbc: Tensor  # (B, 3)
     n_atoms: Tensor  # (B,)
@@ -285,7 +285,7 @@ def atoms_to_batch(
 
     >>> from ase.build import bulk, molecule
     >>> b = atoms_to_batch([bulk("Si", cubic=True), molecule("H2O")])
-    >>> b.positions.shape, b.batch.tolist()
+    >>> b.positions.shape, b.structure.tolist()
     (torch.Size([11, 3]), [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1])
     """
     if isinstance(structures, Atoms):
@@ -305,7 +305,7 @@ def atoms_to_batch(
     return Batch(
         positions=torch.tensor(positions, dtype=dtype, **kw),
         numbers=torch.tensor(numbers, dtype=torch.long, **kw),
-        batch=torch.repeat_interleave(torch.arange(len(structures), **kw), torch.tensor(n_atoms, **kw)),
+        structure=torch.repeat_interleave(torch.arange(len(structures), **kw), torch.tensor(n_atoms, **kw)),
         cell=torch.tensor(cell, dtype=dtype, **kw),
         pbc=torch.tensor(pbc, dtype=torch.bool, **kw),
         n_atoms=torch.tensor(n_atoms, dtype=torch.long, **kw),
@@ -316,4 +316,4 @@ def atoms_to_batch(
 def sum_per_structure(values: Tensor, batch: Batch) -> Tensor:
     """Sum per-atom values (N, ...) into per-structure values (B, ...)."""
     out = values.new_zeros((batch.n_structures,) + tuple(values.shape[1:]))
-    return out.index_add_(0, batch.batch, values)
+    return out.index_add_(0, batch.structure, values)

@@ -65,7 +65,7 @@ def compute(
         strain = torch.zeros_like(cell, requires_grad=True)  # (B, 3, 3)
         inputs.append(strain)
         deform = torch.eye(3, dtype=cell.dtype, device=cell.device) + 0.5 * (strain + strain.transpose(1, 2))
-        positions = torch.einsum("na,nab->nb", positions, deform[batch.batch])  # (N, 3)
+        positions = torch.einsum("na,nab->nb", positions, deform[batch.structure])  # (N, 3)
         cell = cell @ deform  # (B, 3, 3)
     with torch.set_grad_enabled(bool(inputs) or torch.is_grad_enabled()):
         moved = batch.replace(positions=positions, cell=cell)

@@ -54,7 +54,7 @@ class Neighbors:
         if batch.n_structures == 1:  # one cell for every pair: a plain matrix product
             offset = self.shift @ batch.cell[0]  # (P, 3)
         else:
-            cell = batch.cell[batch.batch[self.i]]  # (P, 3, 3), each pair's own cell
+            cell = batch.cell[batch.structure[self.i]]  # (P, 3, 3), each pair's own cell
             offset = torch.einsum("pa,pab->pb", self.shift, cell)  # (P, 3)
         return batch.positions[self.j] - batch.positions[self.i] + offset
 

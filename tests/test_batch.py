@@ -17,7 +17,7 @@ def test_batch_stacks_structures_of_different_sizes_and_compositions():
     b = atoms_to_batch(structures)
     assert b.positions.shape == (13, 3) and b.positions.dtype == torch.float64
     assert b.n_atoms.tolist() == [8, 3, 2] and b.ptr.tolist() == [0, 8, 11, 13]
-    assert b.batch.tolist() == [0] * 8 + [1] * 3 + [2] * 2
+    assert b.structure.tolist() == [0] * 8 + [1] * 3 + [2] * 2
     assert b.total_charge.tolist() == [0.0, -1.0, 0.0]
     assert b.pbc.tolist() == [[True] * 3, [False] * 3, [True] * 3]
     for original, back in zip(structures, b.to_atoms()):

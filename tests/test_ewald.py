@@ -375,7 +375,7 @@ def test_each_structure_of_a_batch_keeps_its_own_real_space_cutoff():
     alone = [ewald_parameters(atoms_to_batch(a)) for a in (small, box)]
     assert params.r_cut == [p.r_cut[0] for p in alone] and params.eta == [p.eta[0] for p in alone]
     pairs = real_space_pairs(batch, params)
-    in_small = int((batch.batch[pairs.i] == 0).sum())
+    in_small = int((batch.structure[pairs.i] == 0).sum())
     assert in_small == len(real_space_pairs(atoms_to_batch(small), alone[0])) == 36
     assert len(pairs) < 100
     q = torch.tensor([1.0, -1.0, 0.5, -0.5], dtype=torch.float64)

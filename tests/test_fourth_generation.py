@@ -104,7 +104,7 @@ def test_4g_charges_sum_to_the_total_charge_and_tell_charge_states_apart(rng):
         states.append(copy)
     batch = atoms_to_batch(states)
     q = model.charges(batch)
-    totals = torch.zeros(2, dtype=q.dtype).index_add(0, batch.batch, q)
+    totals = torch.zeros(2, dtype=q.dtype).index_add(0, batch.structure, q)
     np.testing.assert_allclose(totals.detach().numpy(), [1.0, -1.0], rtol=0, atol=1e-12)
     energy = compute(model, batch, forces=False)["energy"]
     assert abs(float(energy[0] - energy[1])) > 1e-3  # same geometry, different total charge
@@ -221,7 +221,7 @@ def test_energy_shift_is_fitted_to_reference_minus_electrostatic_energy(rng):
     model.fit_scaling(structures)
     shift = model.fit_energy_shift(structures).numpy()
     batch = atoms_to_batch(structures)
-    e_elec = torch.zeros(len(structures), dtype=torch.float64).index_add(0, batch.batch, model.energy_terms(batch)["elec"])
+    e_elec = torch.zeros(len(structures), dtype=torch.float64).index_add(0, batch.structure, model.energy_terms(batch)["elec"])
     counts = np.array([[np.sum(a.numbers == z) for z in (11, 17)] for a in structures])
     target = np.array([a.get_potential_energy() for a in structures]) - e_elec.detach().numpy()
     np.testing.assert_allclose(shift, np.linalg.lstsq(counts, target, rcond=None)[0], atol=1e-10)

@@ -42,7 +42,7 @@ def test_pairs_equal_ase_for_a_mixed_batch(rng):
     expected = np.concatenate([_ase_pairs(a, 3.5, o) for a, o in zip(structures, offsets)])
     ours = _canonical(nbrs.i.numpy(), nbrs.j.numpy(), nbrs.shift.numpy())
     np.testing.assert_array_equal(ours, expected[np.lexsort(expected.T[::-1])])
-    assert torch.all(batch.batch[nbrs.i] == batch.batch[nbrs.j]), "pairs never cross structures"
+    assert torch.all(batch.structure[nbrs.i] == batch.structure[nbrs.j]), "pairs never cross structures"
 
 
 def test_vectors_are_the_minimum_image_distances_in_a_large_cell():

@@ -68,7 +68,7 @@ def test_charges_sum_to_the_total_charge(rng, total_charge):
     structures[-1].rattle(0.1, seed=1)
     batch = atoms_to_batch(structures)
     q = qeq_charges(batch, per_atom(batch, CHI), per_atom(batch, HARDNESS), per_atom(batch, SIGMA))
-    totals = torch.zeros(batch.n_structures, dtype=q.dtype).index_add(0, batch.batch, q)
+    totals = torch.zeros(batch.n_structures, dtype=q.dtype).index_add(0, batch.structure, q)
     np.testing.assert_allclose(totals.numpy(), total_charge, rtol=0, atol=1e-12)
 
 
@@ -121,7 +121,7 @@ def test_every_atom_ends_with_the_same_electronegativity(rng):
     matrices = padded_coulomb_matrices(batch, sigma)
     q, mu = solve_qeq(matrices, chi, hardness, batch)
     local = chi + hardness * q + matrix_potential(matrices, q, batch)  # (N,)
-    np.testing.assert_allclose(local.numpy(), mu[batch.batch].numpy(), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(local.numpy(), mu[batch.structure].numpy(), rtol=0, atol=1e-10)
     assert mu[1] > mu[0]  # a cation pulls electrons harder: its electronegativity μ = ∂E/∂q is higher
 
 

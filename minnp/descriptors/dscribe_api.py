@@ -192,11 +192,11 @@ class SOAPSurface(DScribeSurface):
         """
         s = self.species_index(batch)
         n_atoms = len(s)
-        owner = torch.cat([batch.batch, structure])
+        owner = torch.cat([batch.structure, structure])
         order = torch.argsort(owner, stable=True)  # atoms and points, structure by structure
         joined = Batch(positions=torch.cat([batch.positions.detach(), points])[order],
                        numbers=torch.cat([batch.numbers, batch.numbers.new_zeros(len(points))])[order],
-                       batch=owner[order], cell=batch.cell.detach(),
+                       structure=owner[order], cell=batch.cell.detach(),
                        pbc=batch.pbc if self.periodic else torch.zeros_like(batch.pbc),
                        n_atoms=batch.n_atoms + torch.bincount(structure, minlength=batch.n_structures),
                        total_charge=batch.total_charge)
@@ -310,7 +310,7 @@ def dscribe_images(batch: Batch, nbrs: Neighbors, cutoff: float) -> Neighbors:
                 m[a] = math.ceil(cutoff / height)
         limits.append(m)
     limit = torch.as_tensor(np.array(limits), dtype=nbrs.shift.dtype, device=nbrs.shift.device)  # (B, 3)
-    keep = (nbrs.shift.abs() <= limit[batch.batch[nbrs.i]]).all(dim=1)  # (P,)
+    keep = (nbrs.shift.abs() <= limit[batch.structure[nbrs.i]]).all(dim=1)  # (P,)
     if bool(keep.all()):
         return nbrs
     return Neighbors(i=nbrs.i[keep], j=nbrs.j[keep], shift=nbrs.shift[keep], r_cut=nbrs.r_cut)

@@ -70,7 +70,7 @@ def atom_environments(batch: Batch, nbrs: Neighbors, s: Tensor, centres: Tensor 
     vectors = nbrs.vectors(batch) if vectors is None else vectors  # (P, 3)
     return Environments(centre=i if row is None else row[i], neighbour=j, vectors=vectors, species=s[j],
                         n_centres=len(centres),
-                        self_species=s[centres], centre_atom=centres, structure=batch.batch[centres])
+                        self_species=s[centres], centre_atom=centres, structure=batch.structure[centres])
 
 
 def pad_groups(group: Tensor, n_groups: int) -> tuple[Tensor, Tensor, int]:

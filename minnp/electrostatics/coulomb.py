@@ -82,7 +82,7 @@ def matrix_potential(matrices: Tensor, charges: Tensor, batch: Batch) -> Tensor:
     slot, _ = padded_layout(batch)
     q = to_padded(charges, batch)  # (B, n_max)
     phi = torch.einsum("bij,bj->bi", matrices, q)  # (B, n_max)
-    return phi[batch.batch, slot]
+    return phi[batch.structure, slot]
 
 
 def _cluster_matrices(batch: Batch, sigma: Tensor | None, clusters: Tensor) -> Tensor:
@@ -101,8 +101,8 @@ def _cluster_potential(batch: Batch, charges: Tensor, sigma: Tensor | None, clus
     q = to_padded(charges, batch)[clusters, : matrices.shape[1]]  # (C, n_c)
     phi = torch.einsum("bij,bj->bi", matrices, q)  # (C, n_c)
     row = torch.cumsum(clusters, 0) - 1  # (B,) each cluster's row among the C
-    in_cluster = clusters[batch.batch]  # (N,)
-    values = phi[row[batch.batch[in_cluster]], slot[in_cluster]]  # (N_c,)
+    in_cluster = clusters[batch.structure]  # (N,)
+    values = phi[row[batch.structure[in_cluster]], slot[in_cluster]]  # (N_c,)
     return torch.zeros_like(charges).index_put((in_cluster,), values)
 
 

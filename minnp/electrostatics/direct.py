@@ -89,9 +89,9 @@ def gaussian_self_energy(charges: Tensor, sigma: Tensor) -> Tensor:
 
 def padded_layout(batch: Batch) -> tuple[Tensor, Tensor]:
     """Each atom's slot in its structure, (N,), and which slots of (B, n_max) hold real atoms."""
-    slot = torch.arange(len(batch.batch), device=batch.device) - batch.ptr[batch.batch]  # (N,)
+    slot = torch.arange(len(batch.structure), device=batch.device) - batch.ptr[batch.structure]  # (N,)
     real = torch.zeros(batch.n_structures, int(batch.n_atoms.max()), dtype=torch.bool, device=batch.device)
-    real[batch.batch, slot] = True
+    real[batch.structure, slot] = True
     return slot, real
 
 
@@ -99,7 +99,7 @@ def to_padded(values: Tensor, batch: Batch, fill: float = 0.0) -> Tensor:
     """Per-atom values (N, ...) -> (B, n_max, ...), ``fill`` in the empty slots."""
     slot, real = padded_layout(batch)
     out = values.new_full(tuple(real.shape) + tuple(values.shape[1:]), fill)
-    return out.index_put((batch.batch, slot), values)
+    return out.index_put((batch.structure, slot), values)
 
 
 # ---------------------------------------------------------------------------------------------

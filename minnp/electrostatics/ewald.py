@@ -123,7 +123,7 @@ def ewald_parameters(batch: Batch, accuracy: float = 1e-8, sigma: Tensor | None 
     sigma_max = [0.0] * batch.n_structures  # (B,) the widest Gaussian of each structure
     if sigma is not None:
         widest = sigma.detach().new_zeros(batch.n_structures)
-        sigma_max = widest.scatter_reduce(0, batch.batch, sigma.detach(), "amax").tolist()
+        sigma_max = widest.scatter_reduce(0, batch.structure, sigma.detach(), "amax").tolist()
     etas, k_cuts, r_cuts = [], [], []
     for b in range(batch.n_structures):
         if not periodic[b]:  # the direct sum takes it
@@ -197,7 +197,7 @@ def real_space_pairs(batch: Batch, params: EwaldParameters) -> Neighbors:
         nbrs = batch.neighbors(cutoffs.pop())
         if all(params.periodic):
             return nbrs
-        keep = torch.tensor(params.periodic, device=batch.device)[batch.batch[nbrs.i]]  # (P,)
+        keep = torch.tensor(params.periodic, device=batch.device)[batch.structure[nbrs.i]]  # (P,)
         return Neighbors(nbrs.i[keep], nbrs.j[keep], nbrs.shift[keep], nbrs.r_cut)
     structures, ptr = batch.to_atoms(), batch.ptr.tolist()
     parts = [atoms_to_batch(structures[b], device=batch.device, dtype=batch.dtype).neighbors(params.r_cut[b])
@@ -215,12 +215,12 @@ def _real_space(batch: Batch, params: EwaldParameters, sigma: Tensor | None):
     r = nbrs.vectors(batch).norm(dim=1)  # (P,)
     if len(r) and bool(r.detach().min() < 1e-8):  # 1/0: two atoms on one site
         p = int(r.detach().argmin())
-        b = int(batch.batch[i[p]])
+        b = int(batch.structure[i[p]])
         a, c = int(i[p] - batch.ptr[b]), int(j[p] - batch.ptr[b])
         raise ValueError(f"atoms {a} and {c} of structure {b} are at the same "
                          "position (one may sit on the other's periodic image): their Coulomb energy is "
                          "undefined; remove the duplicate atom")
-    eta = torch.tensor(params.eta, dtype=r.dtype, device=r.device)[batch.batch[i]]  # (P,)
+    eta = torch.tensor(params.eta, dtype=r.dtype, device=r.device)[batch.structure[i]]  # (P,)
     kernel = screened_kernel(r, eta)
     if sigma is not None:  # Gaussian charges: [erfc(r/√2η) - erfc(r/√2γ)]/r = [erf(r/√2γ) - erf(r/√2η)]/r
         gamma = torch.sqrt(sigma[i] ** 2 + sigma[j] ** 2)  # (P,)
@@ -286,7 +286,7 @@ def ewald_matrices(batch: Batch, sigma: Tensor | None, params: EwaldParameters) 
     slot, real = padded_layout(batch)
     n_max, ptr, n = real.shape[1], batch.ptr.tolist(), batch.n_atoms.tolist()
     i, j, kernel = _real_space(batch, params, sigma)
-    s = batch.batch[i]  # (P,)
+    s = batch.structure[i]  # (P,)
     matrices = kernel.new_zeros(real.shape + (n_max,))  # (B, n_max, n_max)
     matrices = matrices.index_put((s, slot[i], slot[j]), kernel, accumulate=True)  # real space
     blocks = []  # per structure: reciprocal + self + background, (n_max, n_max)

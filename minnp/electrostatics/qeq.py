@@ -106,7 +106,7 @@ def solve_qeq(matrices: Tensor, chi: Tensor, hardness: Tensor, batch: Batch) -> 
     dtype = matrices.dtype
     # A = M + diag(J); a padded slot gets A_kk = 1 and no border, so it decouples with q = 0
     diagonal = torch.ones(real.shape, dtype=dtype, device=matrices.device)
-    diagonal = diagonal.index_put((batch.batch, slot), hardness.to(dtype))  # (B, n_max)
+    diagonal = diagonal.index_put((batch.structure, slot), hardness.to(dtype))  # (B, n_max)
     A = matrices + torch.diag_embed(diagonal)  # (B, n_max, n_max)
     # the border: a row and a column of ones (on real atoms only) and a 0 in the corner
     border = real.to(dtype)  # (B, n_max)
@@ -114,11 +114,11 @@ def solve_qeq(matrices: Tensor, chi: Tensor, hardness: Tensor, batch: Batch) -> 
     bottom = torch.cat([border, border.new_zeros(n_structures, 1)], dim=1)  # (B, n_max + 1)
     system = torch.cat([top, bottom[:, None, :]], dim=1)  # (B, n_max + 1, n_max + 1)
     rhs = torch.zeros(n_structures, n_max + 1, dtype=dtype, device=matrices.device)
-    rhs = rhs.index_put((batch.batch, slot), -chi.to(dtype))
+    rhs = rhs.index_put((batch.structure, slot), -chi.to(dtype))
     rhs[:, n_max] = batch.total_charge.to(dtype)
     solution, info = torch.linalg.solve_ex(system, rhs)  # (B, n_max + 1): [q; λ]
     _check_solution(system, solution, info)
-    return solution[batch.batch, slot], -solution[:, n_max]
+    return solution[batch.structure, slot], -solution[:, n_max]
 
 
 # the bordered system counts as singular when its LU pivots fail, or when its condition number
@@ -128,7 +128,7 @@ SINGULAR_CONDITION = 1e12
 
 def _check_qeq_input(chi: Tensor, hardness: Tensor, batch: Batch) -> None:
     """Shapes and finite values of χ, J and the total charges, in the words a learner needs."""
-    n = len(batch.batch)
+    n = len(batch.structure)
     if chi.shape != (n,) or hardness.shape != (n,):
         raise ValueError(f"chi and hardness need one value per atom, shape ({n},), "
                          f"got {tuple(chi.shape)} and {tuple(hardness.shape)}")

@@ -376,7 +376,7 @@ class Tersoff(torch.nn.Module):
         differ (SiC_1989.tersoff: A = 1597.311 and 1597.31114); we follow it so that every
         file gives LAMMPS' numbers. Ids are positions within each structure.
         """
-        local = torch.arange(batch.positions.shape[0], device=ti.device) - batch.ptr[batch.batch]  # (N,)
+        local = torch.arange(batch.positions.shape[0], device=ti.device) - batch.ptr[batch.structure]  # (N,)
         s, t = local[nbrs.i], local[nbrs.j]  # (P,)
         i_is_centre = (s == t) | ((s < t) == ((s + t) % 2 == 0))
         a = torch.where(i_is_centre, ti, tj)
