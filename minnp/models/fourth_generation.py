@@ -45,19 +45,17 @@ more than the descriptor (the 4G short-range input is (G_i, q_i)). Models save a
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Mapping, Sequence
 
 import torch
 from ase import Atoms
-from ase.data import atomic_numbers as ase_numbers
-from ase.data import chemical_symbols, covalent_radii
+from ase.data import chemical_symbols
 
 from minnp.batch import Batch, atoms_to_batch, sum_per_structure
 from minnp.checkpoint import Checkpointable
 from minnp.descriptors.base import Descriptor
 from minnp.electrostatics.qeq import matrix_potential, padded_coulomb_matrices, solve_qeq
+from minnp.models.charge_heads import gaussian_widths, inverse_softplus
 from minnp.models.networks import ElementNetworks
 
 Tensor = torch.Tensor
@@ -87,15 +85,7 @@ class ChargeNetworkPotential(Checkpointable, torch.nn.Module):
         n_features = descriptor.get_number_of_features()
         self.short_range = ElementNetworks(self.species, n_features + self.short_range_extra_inputs, self.hidden,
                                            activation, inputs=self.short_range_input_names)
-        symbols = self.species_symbols
-        sigma = {s: float(covalent_radii[ase_numbers[s]]) for s in symbols} if sigma is None else dict(sigma)
-        missing = [s for s in symbols if s not in sigma]
-        if missing:
-            raise ValueError(f"sigma has no Gaussian width for {missing}; give one per species {symbols}")
-        bad = {s: sigma[s] for s in symbols if not float(sigma[s]) > 0}
-        if bad:
-            raise ValueError(f"Gaussian widths must be positive lengths in Å, got {bad}; e.g. covalent radii (the default)")
-        self.register_buffer("sigma", torch.tensor([float(sigma[s]) for s in symbols]))  # (S,) Å
+        self.register_buffer("sigma", torch.tensor(gaussian_widths(self.species_symbols, sigma)))  # (S,) Å
         self.stage = "charges"
         self.to(dtype)
 
@@ -274,16 +264,12 @@ class FourthGeneration(ChargeNetworkPotential):
     def __init__(self, descriptor: Descriptor, sigma: Mapping[str, float] | None = None,
                  hidden: Sequence[int] = (15, 15), activation: str = "tanh", hardness: float = 5.0,
                  accuracy: float = 1e-8, stage: str = "charges", dtype: torch.dtype = torch.float64):
-        if not (isinstance(hardness, numbers.Real) and math.isfinite(hardness) and hardness > 0):
-            raise ValueError(f"hardness must be a positive number in eV/e² (the Qeq matrix must be positive "
-                             f"definite), got {hardness!r}: e.g. FourthGeneration(..., hardness=5.0)")
+        a = inverse_softplus(hardness, owner="FourthGeneration")
         super().__init__(descriptor, sigma, hidden, activation, accuracy, dtype=dtype)
         self.initial_hardness = float(hardness)
         self.electronegativity = ElementNetworks(self.species, descriptor.get_number_of_features(),
                                                  self.hidden, activation).to(dtype)
-        # J = softplus(a) > 0 keeps the Qeq matrix positive definite whatever the optimiser does;
-        # a = log(e^J - 1), the inverse of softplus (written as J + log(1 - e^-J) where e^J overflows)
-        a = math.log(math.expm1(hardness)) if hardness < 30 else hardness + math.log(-math.expm1(-hardness))
+        # J = softplus(a) > 0 keeps the Qeq matrix positive definite whatever the optimiser does
         self.hardness_parameter = torch.nn.Parameter(torch.full((len(self.species),), a, dtype=dtype))
         self.set_stage(stage)
 
