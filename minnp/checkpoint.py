@@ -41,6 +41,8 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # the only classes a checkpoint may name: class name -> its module (imported when a file needs it)
 LEARNED_MODELS = {"HDNNP": "minnp.models.hdnnp", "ThirdGeneration": "minnp.models.fourth_generation",
                   "FourthGeneration": "minnp.models.fourth_generation"}
+LEARNED_MODELS["PINN"] = "minnp.models.pinn"
+LEARNED_MODELS["GAP"] = "minnp.models.gap"
 
 
 class Checkpointable:
