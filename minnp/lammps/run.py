@@ -63,7 +63,11 @@ class LammpsPotential:
     @property
     def package(self) -> str:
         """The LAMMPS package that holds this pair style."""
-        return PACKAGES[self.pair_style.split()[0].split("/")[0]]
+        family = self.pair_style.split()[0].split("/")[0]
+        if family not in PACKAGES:
+            raise ValueError(f"pair_style {self.pair_style.split()[0]!r} is not one minnp runs; "
+                             f"minnp.lammps runs {sorted(PACKAGES)} (and their variants such as eam/alloy)")
+        return PACKAGES[family]
 
     def commands(self) -> list[str]:
         masses = [f"mass {t + 1} {float(atomic_masses[atomic_numbers[e]])!r}" for t, e in enumerate(self.elements)]
@@ -209,7 +213,7 @@ def write_data(atoms: Atoms, elements: Sequence[str], path) -> np.ndarray:
     lines = ["written by minnp", "", f"{len(atoms)} atoms", f"{len(elements)} atom types",
              f"0 {lx!r} xlo xhi", f"0 {ly!r} ylo yhi", f"0 {lz!r} zlo zhi", f"{xy!r} {xz!r} {yz!r} xy xz yz",
              "", "Atoms # atomic", ""]
-    lines += [f"{k + 1} {t} {x!r} {y!r} {z!r}" for k, (t, (x, y, z)) in enumerate(zip(types, rotated.positions))]
+    lines += [f"{k + 1} {t} {x!r} {y!r} {z!r}" for k, (t, (x, y, z)) in enumerate(zip(types.tolist(), rotated.positions.tolist()))]
     pathlib.Path(path).write_text("\n".join(lines) + "\n")
     return rotation
 
@@ -262,14 +266,16 @@ def run_md(potential: LammpsPotential, atoms: Atoms, folder, steps: int, ranks: 
 
 def _thermo(log: str) -> np.ndarray:
     """Rows (step, temp, pe, etotal) of every thermo table in a LAMMPS log."""
-    rows = []
+    rows: list[list[float]] = []
     for line in log.splitlines():
         words = line.split()
         if len(words) == 4 and re.fullmatch(r"\d+", words[0]):
             try:
-                rows.append([float(w) for w in words])
+                row = [float(w) for w in words]
             except ValueError:
-                pass
+                continue
+            if not rows or row[0] != rows[-1][0]:  # a run repeats the last step of the one before
+                rows.append(row)
     return np.array(rows)
 
 
