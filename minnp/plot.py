@@ -1,4 +1,4 @@
-"""One plotting style for the whole course: parity plots, learning curves, energy curves.
+"""One plotting style for the whole course: parity plots, learning curves, energy curves, EOS fits.
 
 Every notebook calls :func:`style` once and labels its axes with units. Helpers return the
 ``Axes`` they drew on so a notebook can add to them.
@@ -75,5 +75,20 @@ def energy_curve(x, energies: Mapping[str, Sequence[float]], xlabel: str = "volu
         ax.plot(x, e, marker="o", ms=3, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.legend()
+    return ax
+
+
+def eos_fit(eos, label: str | None = None, ax=None, unit: str = "eV/atom"):
+    """An equation-of-state fit as the notebooks show it (00, 01): the computed E(V) points, the
+    fitted curve through them and its minimum V₀ marked. ``eos`` is an ASE ``EquationOfState``
+    (fitted here if it was not yet)."""
+    ax = _ax(ax)
+    _, e0, v0, _, v_fit, e_fit, v, e = eos.getplotdata()
+    (line,) = ax.plot(v_fit, e_fit, label=f"{label}: {eos.eos_string} fit" if label else f"{eos.eos_string} fit")
+    ax.plot(v, e, "o", ms=4, color=line.get_color(), label="computed")
+    ax.axvline(v0, color="0.5", ls=":", label=f"$V_0$ = {v0:.2f} Å³/atom")
+    ax.set_xlabel("volume (Å³/atom)")
+    ax.set_ylabel(f"energy ({unit})")
     ax.legend()
     return ax
