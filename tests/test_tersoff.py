@@ -256,3 +256,98 @@ def test_per_atom_parameters_equal_to_an_element_entry_give_that_element_potenti
     with pytest.raises(ValueError, match=r"parameters have shape \(8, 13\); expected \(n_atoms, 14\)"):
         tersoff_energies_per_atom(batch, parameters[:, :13], model.r_cut)
 
+
+
+# --- FittableTersoff: the parameters trained by gradient descent (notebook 12) -------------------
+
+def _fitted_si(seed=0):
+    """Si(C) with its fitted parameters moved as a few steps of training would move them."""
+    from minnp.potentials.tersoff import FittableTersoff
+    model = FittableTersoff.from_name("Si(C)")
+    with torch.no_grad():
+        model.free += torch.as_tensor(np.random.default_rng(seed).normal(0, 0.05, model.free.shape))
+        model.energy_shift.fill_(-0.7)
+    return model
+
+
+def test_fittable_tersoff_starts_as_tersoff_and_its_table_follows_training():
+    from minnp.potentials.tersoff import FittableTersoff
+    atoms = rattled_sic(cell_repeat=1)
+    atoms.numbers[:] = 14
+    model = FittableTersoff.from_name("Si(C)")
+    np.testing.assert_allclose(compute(model, atoms_to_batch(atoms), stress=True)["stress"],
+                               compute(Tersoff.from_name("Si(C)"), atoms_to_batch(atoms), stress=True)["stress"],
+                               rtol=0, atol=1e-12)
+    moved = _fitted_si()
+    out = compute(moved, atoms_to_batch(atoms), stress=True)
+    assert torch.equal(moved.table, moved.parameter_table().detach())  # the buffer holds the current set
+    plain = compute(moved.tersoff(), atoms_to_batch(atoms), stress=True)
+    np.testing.assert_allclose(out["energies"], plain["energies"] - 0.7, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(out["forces"], plain["forces"], rtol=0, atol=1e-12)
+
+
+def test_fittable_tersoff_parameter_gradients_match_finite_differences():
+    atoms = rattled_sic()
+    atoms.numbers[:] = 14
+    model = _fitted_si(1)
+    batch = atoms_to_batch(atoms)
+    model(batch).sum().backward()
+    for k in range(model.free.shape[-1]):
+        h = 1e-6
+        with torch.no_grad():
+            model.free[..., k] += h
+            plus = model(batch).sum().item()
+            model.free[..., k] -= 2 * h
+            minus = model(batch).sum().item()
+            model.free[..., k] += h
+        assert model.free.grad[0, 0, 0, k].item() == pytest.approx((plus - minus) / (2 * h), rel=1e-6, abs=1e-8)
+
+
+def test_fitted_tersoff_runs_in_lammps_with_the_same_numbers(tmp_path):
+    """A refitted table is still a Tersoff file: LAMMPS reads it and agrees (energy less the shift)."""
+    import make_lammps_reference as lammps_reference
+    moved = _fitted_si(2)
+    entry = moved.tersoff().entries["Si", "Si", "Si"]
+    path = tmp_path / "Si_fitted.tersoff"
+    path.write_text("Si Si Si " + " ".join(repr(float(v)) for v in entry) + "\n")
+    atoms = lammps_reference.lammps_frame(bulk("Si", "diamond", a=5.43, cubic=True))
+    atoms.rattle(0.1, seed=4)
+    live = lammps_live({"atoms": atoms, "pair_style": "tersoff", "names": ["Si"], "elements": ["Si"],
+                        "potential": path.name}, [path])
+    out = compute(Tersoff.from_lammps(path), atoms_to_batch(atoms), forces=True, stress=True)
+    assert_matches(out, live)
+    shifted = compute(moved, atoms_to_batch(atoms), forces=True, stress=True)
+    assert shifted["energy"].item() == pytest.approx(live["energy"] - 0.7 * len(atoms), abs=1e-9)
+
+
+def test_fittable_tersoff_fit_lowers_the_error_and_keeps_a_valid_table():
+    from minnp import train
+    from minnp.data import label
+    from minnp.potentials.tersoff import FittableTersoff
+    entry = NAMED_SETS["Si(C)"][1]["Si", "Si", "Si"]
+    teacher = Tersoff(["Si"], {("Si",) * 3: entry._replace(A=1.1 * entry.A, lambda1=1.02 * entry.lambda1)})
+    structures = []
+    for k in range(6):
+        atoms = bulk("Si", "diamond", a=5.38 + 0.03 * k, cubic=True)
+        atoms.rattle(0.05, seed=k)
+        out = compute(teacher, atoms_to_batch(atoms))
+        label(atoms, energy=float(out["energy"][0]) - 5.0, forces=out["forces"].numpy())
+        structures.append(atoms)
+    model = FittableTersoff.from_name("Si(C)")
+    model.fit_energy_shift(structures[:4])
+    before = train.evaluate(model, structures[:4])
+    train.fit(model, structures[:4], structures[4:], epochs=15, batch_size=2, lr=1e-2, energy_weight=0.0,
+              progress=False)
+    after = train.evaluate(model, structures[:4])
+    assert after["force_rmse"] < 0.5 * before["force_rmse"]
+    plain = model.tersoff()  # LAMMPS' own checks of every entry pass
+    assert plain.species == ["Si"] and torch.equal(plain.table, model.table)
+
+
+def test_fittable_tersoff_refuses_parameters_it_cannot_vary():
+    from minnp.potentials.tersoff import FittableTersoff
+    with pytest.raises(ValueError, match="cannot vary 'R'"):
+        FittableTersoff(*NAMED_SETS["Si(C)"], fit=["R"])
+    with pytest.raises(ValueError, match=r"lambda3 = \[0.0\] cannot vary: it must be positive"):
+        FittableTersoff(*NAMED_SETS["Si(D)"])  # λ3 = 0 in Si(D): leave it out
+    assert FittableTersoff(*NAMED_SETS["Si(D)"], fit=["A", "B"]).free.shape == (1, 1, 1, 2)
