@@ -36,13 +36,17 @@ def _ax(ax):
 
 
 def parity(reference, predicted, quantity: str = "energy", unit: str = "eV/atom", ax=None,
-           label: str | None = None):
-    """Predicted against reference values with the diagonal and the RMSE in the legend."""
+           label: str | None = None, error: str = "RMSE"):
+    """Predicted against reference values with the diagonal and the error in the legend:
+    ``error="RMSE"`` (root-mean-square) or ``"MAE"`` (mean absolute), whichever the text uses."""
+    if error not in ("RMSE", "MAE"):
+        raise ValueError(f'error must be "RMSE" or "MAE", got {error!r}')
     ax = _ax(ax)
     reference = np.asarray(reference).ravel()
     predicted = np.asarray(predicted).ravel()
-    rmse = float(np.sqrt(np.mean((predicted - reference) ** 2)))
-    text = f"RMSE {rmse:.3g} {unit}"
+    deviation = predicted - reference
+    value = float(np.sqrt(np.mean(deviation**2))) if error == "RMSE" else float(np.mean(np.abs(deviation)))
+    text = f"{error} {value:.3g} {unit}"
     ax.scatter(reference, predicted, s=8, alpha=0.6, label=f"{label}: {text}" if label else text)
     lo, hi = min(reference.min(), predicted.min()), max(reference.max(), predicted.max())
     ax.plot([lo, hi], [lo, hi], color="0.3", lw=1, ls="--")
