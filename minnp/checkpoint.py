@@ -43,6 +43,7 @@ LEARNED_MODELS = {"HDNNP": "minnp.models.hdnnp", "ThirdGeneration": "minnp.model
                   "FourthGeneration": "minnp.models.fourth_generation"}
 LEARNED_MODELS["PINN"] = "minnp.models.pinn"
 LEARNED_MODELS["GAP"] = "minnp.models.gap"
+LEARNED_MODELS["MessagePassingPotential"] = "minnp.models.message_passing"
 
 
 class Checkpointable:
