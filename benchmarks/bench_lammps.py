@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from ase import units
 from ase.build import bulk
-from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+from ase.md.velocitydistribution import thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 import minnp
@@ -31,7 +31,7 @@ from minnp.potentials import Tersoff
 def minnp_seconds_per_kilo_atom_step(model, atoms, steps: int) -> float:
     atoms = atoms.copy()
     atoms.calc = minnp.Calculator(model)
-    MaxwellBoltzmannDistribution(atoms, temperature_K=600, rng=np.random.default_rng(0))
+    thermalize_momenta(atoms, temperature_K=600, rng=np.random.default_rng(0))
     dyn = VelocityVerlet(atoms, timestep=1.0 * units.fs)
     dyn.run(1)
     start = time.perf_counter()

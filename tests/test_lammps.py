@@ -243,6 +243,8 @@ def test_errors_name_the_problem_and_the_fix(tmp_path, lammps):
         LammpsPotential("lj/cut 3.0", ["* * 0.01 3.4"], ["Si"]).package
     with pytest.raises(RuntimeError, match="lacks the package"):
         new_lammps(["NO-SUCH-PACKAGE"])
+    with pytest.raises(ValueError, match="too many above 512 atoms"):
+        ml.SNAPDescriptor(["Si"]).compute(bulk("Si", "diamond", a=5.431, cubic=True).repeat(5))
     model = random_network(ml.SNAPDescriptor(["Si"], rcutfac=4.0, twojmax=2))
     with pytest.raises(NotImplementedError, match="stress is not available"):
         minnp.compute(model, minnp.atoms_to_batch([bulk("Si", "diamond", a=5.431)]), stress=True)

@@ -52,6 +52,7 @@ from minnp.lammps.run import LammpsPotential, atom_types, box_commands, import_l
 from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
+MAX_ATOMS = 512  # compute snap's dgradflag array has N + 3N² rows: 0.8 M rows at 512 atoms
 
 
 def bispectrum_indices(twojmax: int) -> list[tuple[int, int, int]]:
@@ -112,10 +113,14 @@ class SNAPDescriptor(Descriptor):
 
     def compute(self, atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
         """B (N, K) and ∂B_i/∂x_j as (N_i, N_j, K, 3), from LAMMPS, in the structure's own frame."""
+        n, k = len(atoms), self.get_number_of_features()
+        if n > MAX_ATOMS:
+            raise ValueError(f"a structure of {n} atoms: compute snap with dgradflag lists all 3N² = {3 * n * n} "
+                             f"atom pairs, too many above {MAX_ATOMS} atoms. Train on smaller cells, and run large "
+                             "systems in LAMMPS itself (minnp.lammps.export, then run_md or evaluate)")
         lammps = import_lammps()
         rotated, rotation = lammps_frame(atoms)
         types = atom_types(atoms, self.species_symbols)
-        n, k = len(atoms), self.get_number_of_features()
         lmp = new_lammps(["ML-SNAP"])
         try:
             lmp.commands_list(box_commands(rotated.cell.array, self.n_species))
