@@ -26,9 +26,14 @@ checkpoint stores it like ACSF or SOAP (its weights in the model's state). With
 :class:`MessagePassingPotential` reads energies out of h, per element (the shared
 :class:`~minnp.models.networks.ElementNetworks`, with per-element energy offsets), optionally
 with a charge head (:mod:`.charge_heads`: ``"direct"`` with or without the conserving shift,
-``"qeq"``) whose electrostatic energy is added:
+``"qeq"``) whose electrostatic energy is added and whose charge the readout sees, as the 4G
+short-range networks do (notebook 10):
 
-    E = Σ_i [NN_{Z_i}(h_i) + e_{Z_i}] + ½ qᵀ M q
+    E = Σ_i [NN_{Z_i}(h_i) + e_{Z_i}]                       no charge head
+    E = Σ_i [NN_{Z_i}(h_i, q_i) + e_{Z_i}] + ½ qᵀ M q        with one
+
+Without q_i in the readout, a conserving head could not tell Ag3⁺ from Ag3⁻ in a symmetric
+geometry: the two states' charges differ by Q/3 on every atom, and ½qᵀMq alone is blind to that.
 
 All parts train at once with :func:`minnp.train.fit` on energies, forces and (with a charge head)
 reference charges, one forward pass per step (``energies_and_charges``). Forces and stress come
@@ -140,7 +145,7 @@ class SchNet(Descriptor):
 
 
 class MessagePassingPotential(Checkpointable, torch.nn.Module):
-    """E = Σ_i [NN_{Z_i}(h_i) + e_{Z_i}] (+ ½qᵀMq with a charge head); per-atom energies (N,) in eV.
+    """E = Σ_i [NN_{Z_i}(h_i[, q_i]) + e_{Z_i}] (+ ½qᵀMq with a charge head); per-atom energies (N,) in eV.
 
     ``charges``: None (the plain GNN), ``"direct"`` (q_i = NN(h_i); ``conserve`` shifts them to
     Σq = Q) or ``"qeq"`` (χ_i = NN(h_i), charge equilibration; ``hardness`` its start value).
@@ -161,7 +166,9 @@ class MessagePassingPotential(Checkpointable, torch.nn.Module):
         self.species = list(descriptor.species)
         self.charge_model, self.hidden, self.activation = charges, [int(h) for h in hidden], activation
         n_features = descriptor.get_number_of_features()
-        self.short_range = ElementNetworks(self.species, n_features, self.hidden, activation, inputs="atom features")
+        extra = 0 if charges is None else 1  # with a charge head the readout sees q_i too, as 4G's does
+        self.short_range = ElementNetworks(self.species, n_features + extra, self.hidden, activation,
+                                           inputs="atom features")
         symbols = [chemical_symbols[z] for z in self.species]
         head = {"direct": {"conserve": conserve}, "qeq": {"hardness": hardness}}.get(charges, {})
         self.head = None if charges is None else HEADS[charges](symbols, n_features, self.hidden, activation,
@@ -192,11 +199,12 @@ class MessagePassingPotential(Checkpointable, torch.nn.Module):
         (zeros without a charge head)."""
         h = self.descriptor(batch)  # (N, F)
         s = self.descriptor.species_index(batch)  # (N,)
-        e_short = self.short_range(h, s)  # (N,)
         if self.head is None:
+            e_short = self.short_range(h, s)  # (N,)
             zero = torch.zeros_like(e_short)
             return {"short": e_short, "elec": zero, "charges": zero}
         q, e_elec = self.head(h, batch)  # (N,), (N,)
+        e_short = self.short_range(torch.cat([h, q[:, None]], dim=1), s)  # (N,) from (h_i, q_i)
         return {"short": e_short, "elec": e_elec, "charges": q}
 
     def energies_and_charges(self, batch: Batch) -> tuple[Tensor, Tensor]:
