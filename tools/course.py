@@ -40,6 +40,7 @@ SOLUTION = re.compile(r"(BEGIN|END)\s*SOLUTION", re.IGNORECASE)
 MARKER = re.compile(r"(BEGIN|END)\s*(SOLUTION|HIDDEN\s*TESTS)", re.IGNORECASE)  # anything like a marker
 # Notebooks that benefit from a Colab GPU (training); they carry "accelerator": "GPU" metadata.
 GPU_NOTEBOOKS = {"07", "10"}
+GPU_NOTEBOOKS.add("13")
 
 
 # ----------------------------------------------------------------------------------------------
