@@ -126,6 +126,21 @@ def test_exported_tersoff_matches_minnp_on_random_triclinic_cells(tmp_path, lamm
         assert_same(ml.evaluate(potential, atoms)[0], out, len(atoms))
 
 
+def test_a_fitted_tersoff_exports_its_current_parameters(tmp_path, lammps):
+    from minnp.potentials.tersoff import FittableTersoff
+
+    model = FittableTersoff.from_name("Si(C)")
+    with torch.no_grad():
+        model.free.add_(0.01 * torch.randn(model.free.shape, generator=torch.Generator().manual_seed(0)))
+        model.energy_shift.fill_(-0.25)
+    atoms = random_triclinic(bulk("Si", "diamond", a=5.431, cubic=True), seed=8)
+    ref = ml.evaluate(ml.export(model, tmp_path), atoms)[0]  # exported after a step, before any forward pass
+    out = minnp.compute(model, minnp.atoms_to_batch([atoms]), stress=True)
+    out["energy"] = out["energy"] + 0.25 * len(atoms)  # LAMMPS has no energy shift
+    out["energies"] = out["energies"] + 0.25
+    assert_same(ref, out, len(atoms))
+
+
 def test_a_cell_smaller_than_the_cutoff_matches(tmp_path, lammps):
     model = Tersoff.from_name("Si(C)")
     atoms = random_triclinic(bulk("Si", "diamond", a=5.431), seed=4)  # 2 atoms, many images

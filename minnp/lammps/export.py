@@ -3,7 +3,11 @@
     EAM (tables, notebook 01)          -> setfl ``.eam.alloy`` (pair_style eam/alloy) or
                                           Finnis-Sinclair ``.eam.fs`` (eam/fs): minnp.potentials.eam_files
     ZhouEAM (analytic, notebook 01)    -> tabulated first (ZhouEAM.tabulate), then as EAM
-    Tersoff (notebooks 02, 12)         -> ``.tersoff`` (pair_style tersoff): minnp.potentials.tersoff_files
+    Tersoff (notebooks 02, 12)         -> ``.tersoff`` (pair_style tersoff): minnp.potentials.tersoff_files;
+                                          a FittableTersoff through its current parameters (``.tersoff()``),
+                                          without its per-element energy shift e_Z, which a LAMMPS
+                                          Tersoff file cannot hold: LAMMPS' energies are lower by
+                                          Σ_i e_{Z_i}, its forces and stress the same
     HDNNP on a SNAPDescriptor          -> ML-IAP ``model nn`` + ``descriptor sna`` files: minnp.lammps.mliap
 
 Each writer keeps every float64 bit (17 significant digits or ``repr``), so minnp's readers
@@ -42,6 +46,8 @@ def export(model: torch.nn.Module, folder, name: str | None = None) -> LammpsPot
             style = "eam/alloy"
         return LammpsPotential(style, [f"* * {path} {' '.join(model.species)}"], list(model.species), [path])
     if isinstance(model, Tersoff):
+        if callable(getattr(model, "tersoff", None)):  # FittableTersoff: the table of its current parameters
+            model = model.tersoff()
         path = folder / f"{name or ''.join(model.species)}.tersoff"
         write_tersoff(model, path)
         return LammpsPotential("tersoff", [f"* * {path} {' '.join(model.species)}"], list(model.species), [path])
