@@ -79,11 +79,34 @@ def test_sparse_solution_with_all_environments_equals_the_full_gp(soap, data):
 def test_force_rows_are_the_forces_of_the_kernel_expansion(gap, data):
     """The chain rule of fit (pair Jacobian) against autograd through the descriptor."""
     batch = atoms_to_batch(data[4:6])
-    energy_rows, force_rows = gap._design_rows(batch, forces=True)
-    out = compute(gap, batch)
+    energy_rows, force_rows, virial_rows = gap._design_rows(batch, derivatives=True)
+    out = compute(gap, batch, stress=True)
     offsets = minnp.batch.sum_per_structure(gap.offset[torch.zeros(len(batch.numbers), dtype=torch.long)], batch)
     np.testing.assert_allclose(energy_rows @ gap.alpha + offsets, out["energy"], rtol=1e-10)
     np.testing.assert_allclose(force_rows @ gap.alpha, out["forces"], rtol=0, atol=1e-8)
+    voigt = out["stress"][:, [0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]] * batch.volume()[:, None]  # V σ, (B, 6)
+    np.testing.assert_allclose(virial_rows @ gap.alpha, voigt, rtol=0, atol=1e-8)
+
+
+def test_fit_on_stress_uses_every_stress_label_and_reproduces_it_better(soap, data):
+    teacher = Tersoff.from_name("Si(D)")
+    with_stress = []
+    for atoms in data[:5]:
+        atoms = atoms.copy()
+        out = compute(teacher, atoms_to_batch(atoms), stress=True)
+        stress = out["stress"][0].numpy()[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+        atoms.calc = SinglePointCalculator(atoms, energy=out["energy"].item(), forces=out["forces"].numpy(),
+                                           stress=stress)
+        with_stress.append(atoms)
+    errors = {}
+    for stress in (False, True):
+        model = GAP(soap, n_sparse=20, sigma_energy=0.001, sigma_force=0.05, sigma_virial=0.01)
+        info = model.fit(with_stress, stress=stress)
+        assert info["n_stresses"] == (5 if stress else 0)
+        predicted = compute(model, atoms_to_batch(with_stress), forces=False, stress=True)["stress"]
+        reference = np.stack([a.get_stress(voigt=False) for a in with_stress])
+        errors[stress] = float(np.abs(predicted.numpy() - reference).max())
+    assert errors[True] < 0.5 * errors[False]
 
 
 def test_fit_reproduces_its_training_forces_better_than_a_mean(gap, data):

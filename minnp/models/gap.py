@@ -29,7 +29,10 @@ trains): for the normalised dot-product kernel, with c_im = Ĝ_i·x̂_m,
     ∂k(G_i, x_m)/∂G_i = a_im (x̂_m - c_im Ĝ_i),     a_im = δ² ζ c_im^(ζ-1) / |G_i|
     ∂k/∂r_p = a_{i_p m} (x̂_m·J_p - c_{i_p m} Ĝ_{i_p}·J_p)                                (P, M, 3)
 
-and r_p = x_j - x_i + S·cell adds ∂k/∂r_p to atom j and takes it from atom i.
+and r_p = x_j - x_i + S·cell adds ∂k/∂r_p to atom j and takes it from atom i. A stress label
+(optional, ``fit(..., stress=True)``) is one more linear functional, the virial
+V σ_ab = ∂E/∂ε_ab = ½ Σ_p (r_pa ∂E/∂r_pb + r_pb ∂E/∂r_pa) (ASE's sign), with noise
+σ_V² n_s as gap_fit's virial sigma.
 
 The sparse GP (subset of regressors / projected process, as gap_fit): with Σ the noise
 (σ_E² n_s for the energy of an n_s-atom structure, gap_fit's ``sigma_per_atom``; σ_F² for each
@@ -57,6 +60,7 @@ from typing import Sequence
 import numpy as np
 import torch
 from ase import Atoms
+from ase.calculators.calculator import PropertyNotImplementedError
 from ase.data import chemical_symbols
 
 from minnp.batch import Batch, atoms_to_batch, sum_per_structure
@@ -67,13 +71,25 @@ from minnp.models.networks import ElementNetworks
 Tensor = torch.Tensor
 __all__ = ["GAP"]
 SPARSE_METHODS = ("cur", "fps")
+VOIGT = ([0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1])  # xx yy zz yz xz xy: ASE's order
+
+
+def _stress_label(atoms: Atoms) -> np.ndarray | None:
+    """The structure's reference stress (6,) in eV/Å³ (ASE's sign and order), or None."""
+    try:
+        stress = atoms.get_stress(voigt=True) if atoms.calc is not None else None
+    except PropertyNotImplementedError:
+        return None
+    if stress is not None and not np.isfinite(stress).all():
+        raise ValueError("a structure has a non-finite reference stress: fix or drop it, or fit with stress=False")
+    return stress
 
 
 class GAP(Checkpointable, torch.nn.Module):
     """Sparse GP regression on per-atom SOAP: per-atom energies (N,) in eV.
 
-    ``n_sparse`` sparse points per element; ``sigma_energy`` (eV/atom) and ``sigma_force``
-    (eV/Å) are the regularisation (expected errors); ``sparse_method`` "cur" (leverage-score
+    ``n_sparse`` sparse points per element; ``sigma_energy`` (eV/atom), ``sigma_force``
+    (eV/Å) and ``sigma_virial`` (eV/atom, for stress labels) are the regularisation (expected errors); ``sparse_method`` "cur" (leverage-score
     sampling) or "fps" (farthest-point sampling in the kernel's distance), seeded by ``seed``.
 
     >>> from minnp.descriptors import SOAP
@@ -82,8 +98,8 @@ class GAP(Checkpointable, torch.nn.Module):
     """
 
     def __init__(self, descriptor: SOAP, n_sparse: int = 100, zeta: int = 4, delta: float = 1.0,
-                 sigma_energy: float = 0.002, sigma_force: float = 0.1, sparse_method: str = "cur",
-                 jitter: float = 1e-8, seed: int = 0, dtype: torch.dtype = torch.float64):
+                 sigma_energy: float = 0.002, sigma_force: float = 0.1, sigma_virial: float = 0.05,
+                 sparse_method: str = "cur", jitter: float = 1e-8, seed: int = 0, dtype: torch.dtype = torch.float64):
         super().__init__()
         if not isinstance(descriptor, SOAP) or descriptor.average != "off":
             what = type(descriptor).__name__ + ("" if not isinstance(descriptor, SOAP) else
@@ -96,7 +112,8 @@ class GAP(Checkpointable, torch.nn.Module):
             raise ValueError(f"n_sparse must be a positive integer (sparse points per element), got {n_sparse}")
         if sparse_method not in SPARSE_METHODS:
             raise ValueError(f"sparse_method {sparse_method!r} unknown: use one of {list(SPARSE_METHODS)}")
-        for name, value in (("delta", delta), ("sigma_energy", sigma_energy), ("sigma_force", sigma_force)):
+        for name, value in (("delta", delta), ("sigma_energy", sigma_energy), ("sigma_force", sigma_force),
+                            ("sigma_virial", sigma_virial)):
             if not value > 0:
                 raise ValueError(f"{name} must be positive, got {name}={value}")
         if not jitter >= 0:
@@ -104,7 +121,7 @@ class GAP(Checkpointable, torch.nn.Module):
         self.descriptor = descriptor
         self.species = list(descriptor.species)  # atomic numbers, ascending
         self.n_sparse, self.zeta, self.delta = int(n_sparse), int(zeta), float(delta)
-        self.sigma_energy, self.sigma_force = float(sigma_energy), float(sigma_force)
+        self.sigma_energy, self.sigma_force, self.sigma_virial = float(sigma_energy), float(sigma_force), float(sigma_virial)
         self.sparse_method, self.jitter, self.seed = sparse_method, float(jitter), int(seed)
         M, F = self.n_sparse * len(self.species), descriptor.get_number_of_features()
         # fitted by fit(), saved with the model
@@ -119,7 +136,7 @@ class GAP(Checkpointable, torch.nn.Module):
     def config(self) -> dict:
         """Constructor arguments besides the descriptor: ``GAP(descriptor, **gap.config())``."""
         return {"n_sparse": self.n_sparse, "zeta": self.zeta, "delta": self.delta,
-                "sigma_energy": self.sigma_energy, "sigma_force": self.sigma_force,
+                "sigma_energy": self.sigma_energy, "sigma_force": self.sigma_force, "sigma_virial": self.sigma_virial,
                 "sparse_method": self.sparse_method, "jitter": self.jitter, "seed": self.seed}
 
     @property
@@ -146,10 +163,11 @@ class GAP(Checkpointable, torch.nn.Module):
 
     # ---- fitting -------------------------------------------------------------------------------
 
-    def fit(self, structures: Sequence[Atoms], forces: bool = True, batch_size: int = 4) -> dict:
-        """Solve the sparse GP on the structures' total energies (and forces): offsets, sparse
-        points, α, and the factors of the predictive variance. Returns what was fitted:
-        ``n_energies``, ``n_forces`` (force components), ``n_sparse`` (M) and ``time`` (s)."""
+    def fit(self, structures: Sequence[Atoms], forces: bool = True, stress: bool = False, batch_size: int = 4) -> dict:
+        """Solve the sparse GP on the structures' total energies (and forces, and with ``stress``
+        the stress of every structure that has a stress label): offsets, sparse points, α, and
+        the factors of the predictive variance. Returns what was fitted: ``n_energies``,
+        ``n_forces`` (force components), ``n_stresses`` (structures), ``n_sparse`` (M), ``time`` (s)."""
         from minnp.train import _labels  # the one label check of every fit (train imports models)
 
         start = time.perf_counter()
@@ -177,20 +195,29 @@ class GAP(Checkpointable, torch.nn.Module):
         self.L_mm.copy_(torch.linalg.cholesky(K_mm + jitter * self.delta**2 * eye))
 
         # 3. the rows of K_nm, each divided by its noise σ, and the targets y / σ
-        rows, targets = [], []
+        rows, targets, n_stresses = [], [], 0
         for first, chunk in zip(starts, chunks):
             batch = atoms_to_batch(chunk, device=device, dtype=dtype)
             n_atoms = batch.n_atoms.to(dtype)  # (b,)
             E = torch.tensor(energies[first:first + batch_size], device=device, dtype=dtype)  # (b,)
             E = E - sum_per_structure(self.offset[self.descriptor.species_index(batch)], batch)
             sigma_E = self.sigma_energy * n_atoms.sqrt()  # (b,) gap_fit's sigma_per_atom
-            energy_rows, force_rows = self._design_rows(batch, forces)  # (b, M), (n, 3, M)
+            energy_rows, force_rows, virial_rows = self._design_rows(batch, forces or stress)  # (b|n, ..., M)
             rows.append(energy_rows / sigma_E[:, None])
             targets.append(E / sigma_E)
             if forces:
                 rows.append(force_rows.reshape(-1, force_rows.shape[-1]) / self.sigma_force)  # (3n, M)
                 F = torch.tensor(np.concatenate(labels[first:first + batch_size]), device=device, dtype=dtype)
                 targets.append(F.reshape(-1) / self.sigma_force)
+            labelled = [k for k, atoms in enumerate(chunk) if stress and _stress_label(atoms) is not None]
+            if labelled:  # virial V σ (Voigt xx yy zz yz xz xy), noise σ_V √n
+                V = batch.volume()[labelled]  # (b',)
+                virial = torch.tensor(np.stack([_stress_label(chunk[k]) for k in labelled]), device=device,
+                                      dtype=dtype) * V[:, None]  # (b', 6)
+                sigma_V = self.sigma_virial * n_atoms[labelled].sqrt()[:, None]  # (b', 1)
+                rows.append((virial_rows[labelled] / sigma_V[..., None]).reshape(-1, virial_rows.shape[-1]))
+                targets.append((virial / sigma_V).reshape(-1))
+                n_stresses += len(labelled)
 
         # 4. least squares | [K_nm/σ ; Lᵀ] α - [y/σ ; 0] |: A = QR, R α = Qᵀ b
         A = torch.cat([torch.cat(rows), self.L_mm.T])  # (n_rows + M, M)
@@ -199,15 +226,16 @@ class GAP(Checkpointable, torch.nn.Module):
         self.R.copy_(R)
         self.alpha.copy_(torch.linalg.solve_triangular(R, (Q.T @ b)[:, None], upper=True)[:, 0])
         return {"n_energies": len(structures), "n_forces": 3 * sum(len(f) for f in labels),
-                "n_sparse": len(K_mm), "time": time.perf_counter() - start}
+                "n_stresses": n_stresses, "n_sparse": len(K_mm), "time": time.perf_counter() - start}
 
-    def _design_rows(self, batch: Batch, forces: bool) -> tuple[Tensor, Tensor | None]:
-        """Energy rows Σ_{i∈s} k(G_i, x_m), (B, M), and force rows -∂/∂x_a Σ_i k(G_i, x_m),
-        (N, 3, M), by the chain rule through the pair Jacobian (module docstring)."""
+    def _design_rows(self, batch: Batch, derivatives: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Energy rows Σ_{i∈s} k(G_i, x_m), (B, M), force rows -∂/∂x_a Σ_i k(G_i, x_m), (N, 3, M),
+        and virial rows ∂/∂ε Σ_i k(G_i, x_m) in Voigt order, (B, 6, M), by the chain rule
+        through the pair Jacobian (module docstring); only energy rows without ``derivatives``."""
         s = self.descriptor.species_index(batch)  # (N,)
-        if not forces:
+        if not derivatives:
             with torch.no_grad():
-                return sum_per_structure(self.kernel(self.descriptor(batch), s), batch), None
+                return sum_per_structure(self.kernel(self.descriptor(batch), s), batch), None, None
         G, nbrs, J = self.descriptor.pair_jacobian(batch)  # (N, F), pairs, (P, F, 3)
         i, j = nbrs.i, nbrs.j
         norm = G.norm(dim=1, keepdim=True)  # (N, 1)
@@ -221,7 +249,14 @@ class GAP(Checkpointable, torch.nn.Module):
         dk_dr = a[i][..., None] * (xJ - c[i][..., None] * gJ[:, None, :])  # (P, M, 3)
         # r_p = x_j - x_i + S·cell: F = -∂/∂x gains ∂k/∂r_p on atom i and loses it on atom j
         force_rows = dk_dr.new_zeros(len(G), *dk_dr.shape[1:]).index_add(0, i, dk_dr).index_add(0, j, -dk_dr)
-        return energy_rows, force_rows.transpose(1, 2)  # (B, M), (N, 3, M)
+        # strain x -> x(1 + ε) moves r_p to r_p(1 + ε): ∂k/∂ε_ab = ½ Σ_p (r_pa ∂k/∂r_pb + r_pb ∂k/∂r_pa)
+        r = nbrs.vectors(batch).detach()  # (P, 3)
+        a_, b_ = VOIGT
+        per_pair = 0.5 * (r[:, a_, None] * dk_dr[:, :, b_].transpose(1, 2)
+                          + r[:, b_, None] * dk_dr[:, :, a_].transpose(1, 2))  # (P, 6, M)
+        virial_rows = per_pair.new_zeros(batch.n_structures, 6, per_pair.shape[-1]).index_add(
+            0, batch.structure[i], per_pair)  # (B, 6, M)
+        return energy_rows, force_rows.transpose(1, 2), virial_rows  # (B, M), (N, 3, M), (B, 6, M)
 
     @torch.no_grad()
     def _choose_sparse_points(self, G: Tensor, s: Tensor) -> None:
@@ -292,5 +327,5 @@ class GAP(Checkpointable, torch.nn.Module):
 
     def extra_repr(self) -> str:
         return (f"species={self.species_symbols}, n_sparse={self.n_sparse}, zeta={self.zeta}, delta={self.delta}, "
-                f"sigma_energy={self.sigma_energy}, sigma_force={self.sigma_force}, "
+                f"sigma_energy={self.sigma_energy}, sigma_force={self.sigma_force}, sigma_virial={self.sigma_virial}, "
                 f"sparse_method={self.sparse_method!r}")
