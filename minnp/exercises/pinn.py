@@ -22,13 +22,15 @@ def largest_factor(fn) -> None:
         got = answer(fn(bound)).ravel()
         expected = np.array([math.exp(-bound), math.exp(bound)])
         if got.shape != (2,):
-            raise Hint(f"return two numbers, the smallest and the largest factor p / p_base; got shape {got.shape}.")
+            raise Hint("return two numbers, the smallest and the largest factor p / p_base; "
+                       f"got shape {got.shape}.")
         if close(got, [1 - bound, 1 + bound]):
             raise Hint("the correction is added to u = log p, not to p: the factor is e^(±δ), not 1 ± δ.")
         if close(got, [-bound, bound]):
             raise Hint("these are the limits of u - u_base; p / p_base = e^(u - u_base).")
         if not close(got, expected, rtol=1e-9):
-            raise Hint(f"for δ = {bound} expected [{expected[0]:.4f}, {expected[1]:.4f}], got {np.round(got, 4).tolist()}.")
+            raise Hint(f"for δ = {bound} expected [{expected[0]:.4f}, {expected[1]:.4f}], "
+                       f"got {np.round(got, 4).tolist()}.")
     ok("p / p_base ∈ [e^-δ, e^δ]: whatever the network outputs, A, B, λ1, λ2 stay positive and bounded.")
 
 

@@ -103,7 +103,7 @@ class PINN(Checkpointable, torch.nn.Module):
             if [chemical_symbols.index(base.species[0])] != list(descriptor.species):
                 raise ValueError(f"the base Tersoff is for {base.species} but the descriptor describes "
                                  f"{[chemical_symbols[z] for z in descriptor.species]}: use one element for both")
-            base = base.table[0, 0, 0].tolist()
+            base = base.parameter_table()[0, 0, 0].tolist()
         base = [float(v) for v in base]
         if len(base) != len(FIELDS):
             raise ValueError(f"base has {len(base)} numbers; a Tersoff entry has {len(FIELDS)}: {', '.join(FIELDS)}")

@@ -357,6 +357,10 @@ class Tersoff(torch.nn.Module):
     def forward(self, batch: Batch) -> Tensor:
         return self.energies(batch, self.table)
 
+    def parameter_table(self) -> Tensor:
+        """The parameters (n_el, n_el, n_el, 14), entry i-j-k: the ``table`` (trained ones in a subclass)."""
+        return self.table
+
     def energies(self, batch: Batch, table: Tensor) -> Tensor:
         """Per-atom energies (N,) with the parameter ``table`` (n_el, n_el, n_el, 14) of entries i-j-k."""
         t = species_index(batch.numbers, self.numbers, "this Tersoff potential")  # (N,) row of each atom
