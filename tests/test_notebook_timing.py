@@ -32,3 +32,12 @@ def test_a_notebook_without_an_idle_time_is_never_called_a_hang():
 def test_every_course_notebook_has_a_recorded_idle_time():
     notebooks = sorted(p.name for p in PLUGIN.parent.glob("[0-9][0-9]_*.ipynb"))
     assert sorted(timing.idle_seconds()) == notebooks
+
+
+def test_readme_states_the_recorded_run_times():
+    """One source for run times: the README's table shows notebooks/timings.json's seconds."""
+    readme = (PLUGIN.parents[1] / "README.md").read_text()
+    for name, seconds in timing.idle_seconds().items():
+        row = next((line for line in readme.splitlines() if line.startswith(f"| {name[:2]} | `{name[:-6]}`")), None)
+        assert row is not None, f"README has no table row for {name}"
+        assert f"| {seconds:.0f} s |" in row, f"README's row for {name} does not say {seconds:.0f} s: {row}"
