@@ -7,7 +7,7 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import molecule
-from conftest import finite_difference_forces, finite_difference_stress
+from conftest import finite_difference_forces, finite_difference_stress, peer
 
 import minnp
 from minnp import Calculator, atoms_to_batch, checkpoint, compute
@@ -215,3 +215,29 @@ def test_bad_input_is_refused_with_the_fix(rng):
     crystal = Atoms("H2", positions=[[0, 0, 0], [0.8, 0, 0]], cell=np.eye(3) * 3, pbc=True)
     with pytest.raises(ValueError, match="periodic=False"):
         compute(isolated_only, atoms_to_batch(crystal))
+
+
+# ---- the data of notebook 14 (data/md_molecules_xtb, made by tools/make_md_molecules.py) ----------
+
+
+def test_md_molecules_split_by_trajectory_and_labels_reproduce_with_gfn2_xtb():
+    """Counts per molecule and split as the card says; the first frame of each trajectory relabelled
+    from scratch with GFN2-xTB gives the stored energy and forces; net force zero (an isolated molecule)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / "md_molecules_xtb" / "md_molecules_xtb.extxyz.gz"
+    structures = minnp.data.read(path)
+    counts = {}
+    for atoms in structures:
+        key = (atoms.info["molecule"], atoms.info["split"])
+        counts[key] = counts.get(key, 0) + 1
+        assert atoms.info["group"].endswith("trajectory 1" if atoms.info["split"] == "train" else "trajectory 2")
+        np.testing.assert_allclose(atoms.get_forces().sum(axis=0), 0.0, atol=1e-4)
+    assert counts == {(m, s): n for m in ("ethanol", "malonaldehyde") for s, n in (("train", 600), ("test", 200))}
+    peer("tblite")  # the labeller
+    from tools.make_datasets import xtb_label
+
+    for atoms in [a for a in structures if a.info["frame"] == 0]:
+        fresh = xtb_label(Atoms(atoms.numbers, positions=atoms.positions), 0.0)
+        np.testing.assert_allclose(fresh.get_potential_energy(), atoms.get_potential_energy(), atol=1e-6)
+        np.testing.assert_allclose(fresh.get_forces(), atoms.get_forces(), atol=1e-5)

@@ -1,6 +1,8 @@
 """Making ``data/md_molecules_xtb``: small organic molecules at 500 K, GFN2-xTB (repository tooling).
 
-    python -m tools.make_md_molecules [--n-train N] [--n-test N] [--seed S] [--out DIR]
+    OMP_NUM_THREADS=1 python -m tools.make_md_molecules [--n-train N] [--n-test N] [--seed S] [--out DIR]
+
+(one thread: tblite's OpenMP threads only spin on molecules of nine atoms, ~1 ms of CPU per MD step.)
 
 Notebook 14 learns forces of ethanol and malonaldehyde (two molecules of the rMD17 benchmark,
 Christensen & von Lilienfeld, Mach. Learn.: Sci. Technol. 1, 045018 (2020)) and compares an
@@ -52,7 +54,7 @@ def malonaldehyde() -> Atoms:
 MOLECULES = {"ethanol": lambda: molecule("CH3CH2OH"), "malonaldehyde": malonaldehyde}
 
 
-def make_md_molecules(n_train: int = 1000, n_test: int = 250, seed: int = 0, progress: bool = True,
+def make_md_molecules(n_train: int = 600, n_test: int = 200, seed: int = 0, progress: bool = True,
                       dropped: list | None = None) -> list[Atoms]:
     """Train and test trajectories of each molecule at 500 K, every frame labelled with GFN2-xTB."""
     structures = []
