@@ -5,7 +5,8 @@ Tersoff's Si(C): minnp's ``Calculator`` under ASE's VelocityVerlet (512 atoms) a
 ``lmp`` on the file ``minnp.lammps.export`` wrote (4096 atoms, 1 rank and, where ``mpirun``
 exists, 2 ranks), and an ML-IAP network on SNAP descriptors (random weights) as minnp runs it
 (LAMMPS computes the descriptors and their Jacobian, minnp the network, 216 atoms) and as
-LAMMPS' ``pair_style mliap`` runs it (1000 atoms). LAMMPS' time is its own "Loop time". No goal: the peer is expected to be faster,
+LAMMPS' ``pair_style mliap`` runs it (1000 atoms). LAMMPS' time is its own "Loop time".
+No goal: the peer is expected to be faster,
 and the factor is the result (notebook 15 prints the same table).
 """
 
@@ -55,8 +56,9 @@ def run(quick: bool) -> list[Row]:
             atoms = cubic.repeat(4 if quick else 8)
             md = ml.run_md(potential, atoms, tmp / f"t{ranks}", steps=20 if quick else 200, ranks=ranks)
             theirs = 1000 / md["atom_steps_per_second"]
-            rows.append(Row(f"Tersoff Si(C) MD, {md['atoms']} atoms, {ranks} rank(s)", ours, f"LAMMPS tersoff",
-                            theirs, note=f"LAMMPS {ours / theirs:.0f}x faster per atom-step (minnp: 512 atoms)"))
+            rows.append(Row(f"Tersoff Si(C) MD, {md['atoms']} atoms, {ranks} rank(s)", ours, "LAMMPS tersoff",
+                            theirs,
+                            note=f"LAMMPS {ours / theirs:.0f}x faster per atom-step (minnp: 512 atoms)"))
         torch.manual_seed(0)
         network = HDNNP(ml.SNAPDescriptor(["Si"], rcutfac=4.7, twojmax=6), hidden=(16, 16))
         network.fit_scaling([cubic.repeat(2)])
@@ -66,7 +68,8 @@ def run(quick: bool) -> list[Row]:
         ours = minnp_seconds_per_kilo_atom_step(network, cubic.repeat(3), 2 if quick else 5)
         md = ml.run_md(snap, cubic.repeat(3 if quick else 5), tmp / "snap", steps=5 if quick else 30)
         theirs = 1000 / md["atom_steps_per_second"]
-        rows.append(Row(f"ML-IAP nn on SNAP (K=30, 16-16) MD, {md['atoms']} atoms, 1 rank", ours, "LAMMPS mliap",
+        rows.append(Row(f"ML-IAP nn on SNAP (K=30, 16-16) MD, {md['atoms']} atoms, 1 rank", ours,
+                        "LAMMPS mliap",
                         theirs, note=f"minnp: 216 atoms, descriptors and Jacobian from LAMMPS each step; "
                                      f"LAMMPS {ours / theirs:.0f}x faster"))
     return rows

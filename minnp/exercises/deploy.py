@@ -21,14 +21,15 @@ def _stress(p):
 
 
 def lammps_stress(fn) -> None:
-    """Exercise 15.1: LAMMPS' virial pressure (xx, yy, zz, xy, xz, yz) in bar -> ASE stress (3, 3) in eV/Å³."""
+    """Exercise 15.1: LAMMPS' virial pressure (xx, yy, zz, xy, xz, yz), bar -> ASE stress (3, 3), eV/Å³."""
     p = np.array([12000.0, -3000.0, 500.0, 250.0, -700.0, 40.0])
     got = answer(fn(p))
     if got.shape != (3, 3):
         raise Hint(f"return the full symmetric 3x3 tensor, got shape {got.shape}.")
     expected = _stress(p)
     if close(got, -expected):
-        raise Hint("the sign: a compressed crystal has positive pressure but negative stress in ASE (σ = -P).")
+        raise Hint("the sign: a compressed crystal has positive pressure but negative stress in ASE "
+                   "(σ = -P).")
     if close(got, expected * NKTV2P_METAL / 1e4) or close(got, -expected * NKTV2P_METAL / 1e4):
         raise Hint("bar to eV/Å³ is not 1e-4: 1 eV/Å³ = 1.6021765e6 bar (LAMMPS' nktv2p in metal units).")
     if close(got[[0, 0, 1], [1, 2, 2]], expected[[1, 0, 0], [2, 2, 1]]) and not close(got, expected):
@@ -50,7 +51,8 @@ def forces_back(fn) -> None:
     if got.shape != expected.shape:
         raise Hint(f"return one force per atom, shape {expected.shape}; got {got.shape}.")
     if close(got, forces_lammps @ rotation):
-        raise Hint("that rotates once more instead of back: the inverse of an orthogonal R is Rᵀ, so F = F' Rᵀ.")
+        raise Hint("that rotates once more instead of back: the inverse of an orthogonal R is Rᵀ, "
+                   "so F = F' Rᵀ.")
     if close(got, forces_lammps):
         raise Hint("forces are vectors: they turn with the cell. Rotate them back with Rᵀ.")
     if not close(got, expected, rtol=1e-9):
@@ -67,7 +69,8 @@ def mliap_parameter_count(fn) -> None:
         if got == sum(a * b for a, b in zip(widths[:-1], widths[1:])):
             raise Hint("every node also has a bias: (n_in + 1) numbers per node.")
         if got == expected + 2 * k:
-            raise Hint("nparams counts the network only; the 2K scaling numbers (means, deviations) come on their own lines.")
+            raise Hint("nparams counts the network only; the 2K scaling numbers (means, deviations) "
+                       "come on their own lines.")
         if got != expected:
             raise Hint(f"for K = {k}, hidden = {hidden} the file says nparams = {expected}, you have {got}.")
     ok("Σ (n_in + 1) n_out over the layers, with the output layer of width 1.")

@@ -50,8 +50,10 @@ def export(model: torch.nn.Module, folder, name: str | None = None) -> LammpsPot
             model = model.tersoff()
         path = folder / f"{name or ''.join(model.species)}.tersoff"
         write_tersoff(model, path)
-        return LammpsPotential("tersoff", [f"* * {path} {' '.join(model.species)}"], list(model.species), [path])
+        return LammpsPotential("tersoff", [f"* * {path} {' '.join(model.species)}"], list(model.species),
+                               [path])
     if isinstance(getattr(model, "descriptor", None), SNAPDescriptor):
         return write_mliap(model, folder, name or "minnp")
-    raise TypeError(f"no LAMMPS export for {type(model).__name__}: LAMMPS runs EAM, ZhouEAM (tabulated), Tersoff "
-                    "and networks on a SNAPDescriptor (pair_style mliap); others need a LAMMPS plugin")
+    raise TypeError(f"no LAMMPS export for {type(model).__name__}: LAMMPS runs EAM, ZhouEAM (tabulated), "
+                    "Tersoff and networks on a SNAPDescriptor (pair_style mliap); others need a LAMMPS "
+                    "plugin")

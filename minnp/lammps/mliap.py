@@ -48,7 +48,14 @@ from ase import Atoms
 
 from minnp.batch import Batch
 from minnp.descriptors.base import Descriptor
-from minnp.lammps.run import LammpsPotential, atom_types, box_commands, import_lammps, lammps_frame, new_lammps
+from minnp.lammps.run import (
+    LammpsPotential,
+    atom_types,
+    box_commands,
+    import_lammps,
+    lammps_frame,
+    new_lammps,
+)
 from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
@@ -74,12 +81,13 @@ class SNAPDescriptor(Descriptor):
                  weights: Sequence[float] | None = None, periodic: bool = True):
         super().__init__(species, periodic)
         if not periodic:
-            raise ValueError("SNAPDescriptor runs LAMMPS on periodic cells only (periodic=True); put a cluster "
-                             "in a large periodic box")
+            raise ValueError("SNAPDescriptor runs LAMMPS on periodic cells only (periodic=True); "
+                             "put a cluster in a large periodic box")
         if twojmax < 0 or int(twojmax) != twojmax:
             raise ValueError(f"twojmax must be a non-negative integer, got {twojmax!r}")
         n = self.n_species
-        self.rcutfac, self.twojmax, self.rfac0, self.rmin0 = float(rcutfac), int(twojmax), float(rfac0), float(rmin0)
+        self.rcutfac, self.twojmax = float(rcutfac), int(twojmax)
+        self.rfac0, self.rmin0 = float(rfac0), float(rmin0)
         self.radelem = [0.5] * n if radelem is None else [float(r) for r in radelem]
         self.weights = [1.0] * n if weights is None else [float(w) for w in weights]
         if len(self.radelem) != n or len(self.weights) != n:
@@ -108,16 +116,18 @@ class SNAPDescriptor(Descriptor):
         return "\n".join([
             "# SNAP descriptor for pair_style mliap, written by minnp", f"rcutfac {self.rcutfac!r}",
             f"twojmax {self.twojmax}", f"nelems {self.n_species}", f"elems {' '.join(self.species_symbols)}",
-            f"radelems {' '.join(repr(r) for r in self.radelem)}", f"welems {' '.join(repr(w) for w in self.weights)}",
+            f"radelems {' '.join(repr(r) for r in self.radelem)}",
+            f"welems {' '.join(repr(w) for w in self.weights)}",
             f"rfac0 {self.rfac0!r}", f"rmin0 {self.rmin0!r}", "switchflag 1", "bzeroflag 1"]) + "\n"
 
     def compute(self, atoms: Atoms) -> tuple[np.ndarray, np.ndarray]:
         """B (N, K) and ∂B_i/∂x_j as (N_i, N_j, K, 3), from LAMMPS, in the structure's own frame."""
         n, k = len(atoms), self.get_number_of_features()
         if n > MAX_ATOMS:
-            raise ValueError(f"a structure of {n} atoms: compute snap with dgradflag lists all 3N² = {3 * n * n} "
-                             f"atom pairs, too many above {MAX_ATOMS} atoms. Train on smaller cells, and run large "
-                             "systems in LAMMPS itself (minnp.lammps.export, then run_md or evaluate)")
+            raise ValueError(f"a structure of {n} atoms: compute snap with dgradflag lists all "
+                             f"3N² = {3 * n * n} atom pairs, too many above {MAX_ATOMS} atoms. Train on "
+                             "smaller cells, and run large systems in LAMMPS itself (minnp.lammps.export, "
+                             "then run_md or evaluate)")
         lammps = import_lammps()
         rotated, rotation = lammps_frame(atoms)
         types = atom_types(atoms, self.species_symbols)
@@ -128,7 +138,8 @@ class SNAPDescriptor(Descriptor):
             lmp.commands_list([f"mass {t + 1} 1.0" for t in range(self.n_species)]
                               + [f"pair_style zero {self.cutoff!r}", "pair_coeff * *", self.compute_command(),
                                  "thermo_style custom step pe", "run 0"])
-            array = np.array(lmp.numpy.extract_compute("snap", lammps.LMP_STYLE_GLOBAL, lammps.LMP_TYPE_ARRAY))
+            array = lmp.numpy.extract_compute("snap", lammps.LMP_STYLE_GLOBAL, lammps.LMP_TYPE_ARRAY)
+            array = np.array(array)
         finally:
             lmp.close()
         if array.shape != (n + 3 * n * n + 1, k + 3):
@@ -153,7 +164,10 @@ class SNAPDescriptor(Descriptor):
             j.append(pairs[:, 1] + start)
             J.append(dB[pairs[:, 0], pairs[:, 1]])
             start += len(atoms)
-        as_tensor = lambda x, dtype=batch.dtype: torch.as_tensor(np.concatenate(x), dtype=dtype, device=batch.device)
+
+        def as_tensor(x, dtype=batch.dtype):
+            return torch.as_tensor(np.concatenate(x), dtype=dtype, device=batch.device)
+
         i, j = as_tensor(i, torch.long), as_tensor(j, torch.long)
         nbrs = Neighbors(i, j, torch.zeros(len(i), 3, dtype=batch.dtype, device=batch.device), self.cutoff)
         return as_tensor(G), nbrs, as_tensor(J)
@@ -168,7 +182,8 @@ class SNAPDescriptor(Descriptor):
         """B (N, K), differentiable in positions through LAMMPS' Jacobian (not in the cell: no stress)."""
         if batch.cell.requires_grad:
             raise NotImplementedError("stress is not available for SNAPDescriptor models in minnp: ask for "
-                                      "energy and forces, or get the stress from LAMMPS (minnp.lammps.evaluate)")
+                                      "energy and forces, or get the stress from LAMMPS "
+                                      "(minnp.lammps.evaluate)")
         if not batch.positions.requires_grad:
             with torch.no_grad():
                 G, _, _ = self.pair_jacobian(batch)
@@ -207,20 +222,23 @@ def _rows(values, per_line: int = 30) -> list[str]:
 def mliap_model_text(model) -> str:
     """The ``mliap model nn`` file of an HDNNP on a :class:`SNAPDescriptor` (tanh networks only)."""
     if not isinstance(getattr(model, "descriptor", None), SNAPDescriptor):
-        raise TypeError(f"LAMMPS' mliap runs networks on its own descriptors: this {type(model).__name__} has "
-                        f"{type(getattr(model, 'descriptor', None)).__name__}; build the HDNNP on a SNAPDescriptor")
+        kind = type(getattr(model, "descriptor", None)).__name__
+        raise TypeError(f"LAMMPS' mliap runs networks on its own descriptors: this {type(model).__name__} "
+                        f"has {kind}; build the HDNNP on a SNAPDescriptor")
     elements = model.elements
     networks = list(elements.networks)
     layers = [m for m in networks[0] if isinstance(m, torch.nn.Linear)]
     activations = [type(m) for m in networks[0] if not isinstance(m, torch.nn.Linear)]
     if any(a is not torch.nn.Tanh for a in activations):
-        raise ValueError(f"ML-IAP's model nn knows the activations linear, sigmoid, tanh and relu; this network "
-                         f"uses {sorted({a.__name__ for a in activations})}: train it with activation='tanh'")
+        raise ValueError(f"ML-IAP's model nn knows the activations linear, sigmoid, tanh and relu; this "
+                         f"network uses {sorted({a.__name__ for a in activations})}: train it with "
+                         "activation='tanh'")
     K = model.descriptor.get_number_of_features()
     shape = [("tanh", layer.out_features) for layer in layers[:-1]] + [("linear", 1)]
     n_params = sum(layer.weight.numel() + layer.bias.numel() for layer in layers)
-    lines = ["# mliap model nn, written by minnp: per element the input means, standard deviations, "
-             "then bias and weights of each node", f"{len(networks)} {n_params}",
+    comment = ("# mliap model nn, written by minnp: per element the input means, standard deviations, "
+               "then bias and weights of each node")
+    lines = [comment, f"{len(networks)} {n_params}",
              f"NET {K} {len(shape)} " + " ".join(f"{act} {width}" for act, width in shape)]
     for k, network in enumerate(networks):
         lines += _rows(elements.input_mean[k].tolist()) + _rows(elements.input_std[k].tolist())
@@ -230,7 +248,8 @@ def mliap_model_text(model) -> str:
             bias = layer.bias.detach().double().cpu().numpy().copy()  # (out,)
             if depth == len(linears) - 1:
                 bias += float(elements.offset[k])  # e_Z joins the output bias
-            params.append(np.concatenate([bias[:, None], layer.weight.detach().double().cpu().numpy()], axis=1).ravel())
+            weight = layer.weight.detach().double().cpu().numpy()  # (out, in)
+            params.append(np.concatenate([bias[:, None], weight], axis=1).ravel())  # per node: bias, weights
         lines += _rows(np.concatenate(params))
     return "\n".join(lines) + "\n"
 

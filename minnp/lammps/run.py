@@ -70,7 +70,8 @@ class LammpsPotential:
         return PACKAGES[family]
 
     def commands(self) -> list[str]:
-        masses = [f"mass {t + 1} {float(atomic_masses[atomic_numbers[e]])!r}" for t, e in enumerate(self.elements)]
+        masses = [f"mass {t + 1} {float(atomic_masses[atomic_numbers[e]])!r}"
+                  for t, e in enumerate(self.elements)]
         return masses + [f"pair_style {self.pair_style}"] + [f"pair_coeff {line}" for line in self.pair_coeff]
 
 
@@ -113,8 +114,8 @@ def lammps_frame(atoms: Atoms) -> tuple[Atoms, np.ndarray]:
     x' = x R and h' = h R with h' lower triangular (rows a, b, c; a along x, b in the xy plane).
     """
     if not atoms.pbc.all():
-        raise ValueError(f"LAMMPS runs here need a periodic cell (pbc = {atoms.pbc.tolist()}): put a cluster in "
-                         "a box larger than twice the cutoff and set atoms.pbc = True")
+        raise ValueError(f"LAMMPS runs here need a periodic cell (pbc = {atoms.pbc.tolist()}): put a "
+                         "cluster in a box larger than twice the cutoff and set atoms.pbc = True")
     cell = atoms.cell.array
     if abs(np.linalg.det(cell)) < 1e-9:
         raise ValueError("the cell is singular (volume 0); LAMMPS needs a three-dimensional box")
@@ -165,7 +166,8 @@ def evaluate(potential: LammpsPotential, structures: Atoms | Sequence[Atoms]) ->
         try:
             lmp.commands_list(box_commands(rotated.cell.array, len(potential.elements)))
             n = len(atoms)
-            created = lmp.create_atoms(n, list(range(1, n + 1)), types.tolist(), rotated.positions.ravel().tolist())
+            positions = rotated.positions.ravel().tolist()
+            created = lmp.create_atoms(n, list(range(1, n + 1)), types.tolist(), positions)
             if created != n:
                 raise RuntimeError(f"LAMMPS kept {created} of {n} atoms (an atom outside its box)")
             lmp.commands_list(potential.commands() + [
@@ -213,13 +215,15 @@ def write_data(atoms: Atoms, elements: Sequence[str], path) -> np.ndarray:
     lines = ["written by minnp", "", f"{len(atoms)} atoms", f"{len(elements)} atom types",
              f"0 {lx!r} xlo xhi", f"0 {ly!r} ylo yhi", f"0 {lz!r} zlo zhi", f"{xy!r} {xz!r} {yz!r} xy xz yz",
              "", "Atoms # atomic", ""]
-    lines += [f"{k + 1} {t} {x!r} {y!r} {z!r}" for k, (t, (x, y, z)) in enumerate(zip(types.tolist(), rotated.positions.tolist()))]
+    atoms_lines = enumerate(zip(types.tolist(), rotated.positions.tolist()))
+    lines += [f"{k + 1} {t} {x!r} {y!r} {z!r}" for k, (t, (x, y, z)) in atoms_lines]
     pathlib.Path(path).write_text("\n".join(lines) + "\n")
     return rotation
 
 
-def run_md(potential: LammpsPotential, atoms: Atoms, folder, steps: int, ranks: int = 1, timestep: float = 1e-3,
-           temperature: float = 300.0, seed: int = 12345, dump_steps: int = 0, timeout: float = 600) -> dict:
+def run_md(potential: LammpsPotential, atoms: Atoms, folder, steps: int, ranks: int = 1,
+           timestep: float = 1e-3, temperature: float = 300.0, seed: int = 12345, dump_steps: int = 0,
+           timeout: float = 600) -> dict:
     """NVE molecular dynamics of ``atoms`` in LAMMPS on ``ranks`` MPI ranks (``timestep`` in ps).
 
     Returns ``atom_steps_per_second`` (from LAMMPS' "Loop time"), ``loop_time`` (s), the thermo
@@ -233,9 +237,11 @@ def run_md(potential: LammpsPotential, atoms: Atoms, folder, steps: int, ranks: 
               "read_data atoms.data"] + potential.commands() + [
         f"velocity all create {temperature!r} {seed} loop geom mom yes",
         "fix nve all nve", f"timestep {timestep!r}",
-        "thermo_style custom step temp pe etotal", "thermo_modify format float %.15g", f"thermo {max(1, steps // 10)}"]
+        "thermo_style custom step temp pe etotal", "thermo_modify format float %.15g",
+        f"thermo {max(1, steps // 10)}"]
     if dump_steps:
-        script += ["dump first all custom 1 first.dump id x y z", "dump_modify first sort id format float %.17g",
+        script += ["dump first all custom 1 first.dump id x y z",
+                   "dump_modify first sort id format float %.17g",
                    f"run {dump_steps}", "undump first"]
         steps = max(steps - dump_steps, 1)
     script += [f"run {steps}"]
@@ -248,7 +254,8 @@ def run_md(potential: LammpsPotential, atoms: Atoms, folder, steps: int, ranks: 
                                     "run with ranks=1")
         command = [launcher, "-np", str(ranks)] + command
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
     log = (folder / "log.lammps").read_text() if (folder / "log.lammps").exists() else ""
     if done.returncode != 0:
         errors = [line for line in (log + done.stdout + done.stderr).splitlines() if "ERROR" in line]
