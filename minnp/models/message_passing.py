@@ -228,8 +228,8 @@ class MessagePassingPotential(Checkpointable, torch.nn.Module):
         """Per-element offsets e_Z: least squares of E_ref - E_elec (initial charges) on the element
         counts, so the networks start near the right energies. :func:`minnp.train.fit` calls it."""
         device, dtype = self.shift_fitted.device, self.short_range.offset.dtype
-        targets = []
-        for start in range(0, len(structures), batch_size):
+        targets = [] if self.head is not None else [a.get_potential_energy() for a in structures]
+        for start in range(0, len(structures) if self.head is not None else 0, batch_size):
             part = structures[start:start + batch_size]
             batch = atoms_to_batch(part, device=device, dtype=dtype)
             e_elec = sum_per_structure(self.energy_terms(batch)["elec"], batch)  # (B,)
