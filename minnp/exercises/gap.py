@@ -22,7 +22,7 @@ def soap_kernel(fn) -> None:
     """Exercise 11.1: k(x, y) = δ² (x̂·ŷ)^ζ for rows x (A, F) and y (B, F) -> (A, B)."""
     x, y = _vectors()
     delta, zeta = 0.7, 3
-    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
+    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)
     expected = delta**2 * (unit(x) @ unit(y).T) ** zeta
     got = answer(fn(x.copy(), y.copy(), delta, zeta))
     if got.shape != expected.shape:
@@ -53,10 +53,10 @@ def energy_noise(fn) -> None:
 
 
 def kernel_distance(fn) -> None:
-    """Exercise 11.3: the distance the kernel induces, d(x, y)² = k(x,x) + k(y,y) - 2 k(x,y) = 2δ²(1 - (x̂·ŷ)^ζ)."""
+    """Exercise 11.3: the distance the kernel induces, d² = k(x,x) + k(y,y) - 2 k(x,y) = 2δ²(1 - (x̂·ŷ)^ζ)."""
     x, y = _vectors(5)
     delta, zeta = 1.3, 4
-    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)  # noqa: E731
+    unit = lambda v: v / np.linalg.norm(v, axis=1, keepdims=True)
     c = unit(x) @ unit(y).T
     expected = np.sqrt(2 * delta**2 * (1 - c**zeta))
     got = answer(fn(x.copy(), y.copy(), delta, zeta))

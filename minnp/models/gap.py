@@ -55,7 +55,7 @@ fitted GAP come from autograd through the descriptor like every energy module in
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -88,9 +88,10 @@ def _stress_label(atoms: Atoms) -> np.ndarray | None:
 class GAP(Checkpointable, torch.nn.Module):
     """Sparse GP regression on per-atom SOAP: per-atom energies (N,) in eV.
 
-    ``n_sparse`` sparse points per element; ``sigma_energy`` (eV/atom), ``sigma_force``
-    (eV/Å) and ``sigma_virial`` (eV/atom, for stress labels) are the regularisation (expected errors); ``sparse_method`` "cur" (leverage-score
-    sampling) or "fps" (farthest-point sampling in the kernel's distance), seeded by ``seed``.
+    ``n_sparse`` sparse points per element; ``sigma_energy`` (eV/atom), ``sigma_force`` (eV/Å)
+    and ``sigma_virial`` (eV/atom, for stress labels) are the regularisation (expected errors);
+    ``sparse_method`` "cur" (leverage-score sampling) or "fps" (farthest-point sampling in the
+    kernel's distance), seeded by ``seed``.
 
     >>> from minnp.descriptors import SOAP
     >>> soap = SOAP(["Si"], r_cut=4.5, n_max=4, l_max=3, sigma=0.5, periodic=True)
@@ -121,7 +122,8 @@ class GAP(Checkpointable, torch.nn.Module):
         self.descriptor = descriptor
         self.species = list(descriptor.species)  # atomic numbers, ascending
         self.n_sparse, self.zeta, self.delta = int(n_sparse), int(zeta), float(delta)
-        self.sigma_energy, self.sigma_force, self.sigma_virial = float(sigma_energy), float(sigma_force), float(sigma_virial)
+        self.sigma_energy, self.sigma_force = float(sigma_energy), float(sigma_force)
+        self.sigma_virial = float(sigma_virial)
         self.sparse_method, self.jitter, self.seed = sparse_method, float(jitter), int(seed)
         M, F = self.n_sparse * len(self.species), descriptor.get_number_of_features()
         # fitted by fit(), saved with the model
@@ -163,7 +165,8 @@ class GAP(Checkpointable, torch.nn.Module):
 
     # ---- fitting -------------------------------------------------------------------------------
 
-    def fit(self, structures: Sequence[Atoms], forces: bool = True, stress: bool = False, batch_size: int = 4) -> dict:
+    def fit(self, structures: Sequence[Atoms], forces: bool = True, stress: bool = False,
+            batch_size: int = 4) -> dict:
         """Solve the sparse GP on the structures' total energies (and forces, and with ``stress``
         the stress of every structure that has a stress label): offsets, sparse points, α, and
         the factors of the predictive variance. Returns what was fitted: ``n_energies``,
@@ -251,9 +254,9 @@ class GAP(Checkpointable, torch.nn.Module):
         force_rows = dk_dr.new_zeros(len(G), *dk_dr.shape[1:]).index_add(0, i, dk_dr).index_add(0, j, -dk_dr)
         # strain x -> x(1 + ε) moves r_p to r_p(1 + ε): ∂k/∂ε_ab = ½ Σ_p (r_pa ∂k/∂r_pb + r_pb ∂k/∂r_pa)
         r = nbrs.vectors(batch).detach()  # (P, 3)
-        a_, b_ = VOIGT
-        per_pair = 0.5 * (r[:, a_, None] * dk_dr[:, :, b_].transpose(1, 2)
-                          + r[:, b_, None] * dk_dr[:, :, a_].transpose(1, 2))  # (P, 6, M)
+        row, col = VOIGT  # the six (a, b)
+        per_pair = 0.5 * (r[:, row, None] * dk_dr[:, :, col].transpose(1, 2)
+                          + r[:, col, None] * dk_dr[:, :, row].transpose(1, 2))  # (P, 6, M)
         virial_rows = per_pair.new_zeros(batch.n_structures, 6, per_pair.shape[-1]).index_add(
             0, batch.structure[i], per_pair)  # (B, 6, M)
         return energy_rows, force_rows.transpose(1, 2), virial_rows  # (B, M), (N, 3, M), (B, 6, M)
