@@ -203,3 +203,15 @@ def test_bad_input_gets_clear_errors(rng):
         make("gnn").charges(atoms_to_batch(cluster(rng)))
     with pytest.raises(ValueError, match="hardness"):
         make("gnn").__class__(SchNet(["Na"], n_features=4), charges="qeq", hardness=-1.0)
+
+
+def test_one_forward_pass_per_step_when_training_energies_forces_and_charges(rng, monkeypatch):
+    structures = labelled(rng, 12)
+    model = MessagePassingPotential(SchNet(["Na", "Cl"], r_cut=4.0, n_features=4, n_interactions=1, n_basis=4),
+                                    hidden=(4,), charges="qeq")
+    passes = []
+    original = model.energy_terms
+    monkeypatch.setattr(model, "energy_terms", lambda batch: passes.append(1) or original(batch))
+    fit(model, structures[:8], structures[8:], epochs=1, batch_size=4, force_weight=0.1, charge_weight=1,
+        progress=False)
+    assert len(passes) == 1 + 2 + 1, "the energy shift, two training steps and one validation batch: one pass each"
