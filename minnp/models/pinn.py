@@ -33,9 +33,11 @@ atom (A, B, α, β, a, h, λ, σ), all predicted by the network. Here the form i
 varied parameters are their Tersoff counterparts (default :data:`VARIED`): the repulsion A, λ1
 (the paper's A_i, α_i), the attraction B, λ2 (B_i, β_i), the bond order's strength β and the
 angular terms c, d, cos θ0 (a_i, h_i). There is no screening and no promotion energy; λ3,
-n and the cutoff stay at the base values (R, D fix the neighbour list). The paper's
-networks output the parameters themselves; later PINN work (Lin, Pun & Mishin, Acta Mater. 2022)
-predicts corrections to a fitted base set, which is what this model does, with the bound δ.
+n and the cutoff stay at the base values (R, D fix the neighbour list). In the 2019 paper the
+networks output the parameters themselves; later PINN potentials (Purja Pun et al., Phys. Rev.
+Materials 4, 113807 (2020); Lin, Purja Pun & Mishin, Acta Mater. 2022) add the network's output as a
+local correction to a global parameter set fitted first, which is what this model does, with the
+bound δ as an extra guarantee.
 
 Per-bond parameters from per-atom ones. As in the paper, parameters belong to atoms: bond i-j,
 its triples i-j-k and its repulsion take the parameters of the centre atom i, so V_ij uses p_i
