@@ -38,7 +38,7 @@ R_CUT, FEATURES, LAYERS, BASIS, LR, FORCE_WEIGHT, BATCH = 4.5, 32, 3, 20, 1e-2, 
 
 def notebook10_split(structures, n_train=500, n_valid=100, n_test=300, seed=0):
     order = np.random.default_rng(seed).permutation(len(structures))
-    pick = lambda a, b: [structures[k] for k in order[a:b]]  # noqa: E731
+    pick = lambda a, b: [structures[k] for k in order[a:b]]
     return pick(0, n_train), pick(n_train, n_train + n_valid), pick(len(order) - n_test, len(order))
 
 

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from ase.data import atomic_numbers as ase_numbers
@@ -60,8 +60,14 @@ from minnp.electrostatics import matrix_potential, padded_coulomb_matrices, solv
 from minnp.models.networks import ElementNetworks
 
 Tensor = torch.Tensor
-__all__ = ["DirectCharges", "QeqCharges", "TotalChargeEmbedding", "gaussian_widths", "inverse_softplus",
-           "HEADS"]
+__all__ = [
+    "HEADS",
+    "DirectCharges",
+    "QeqCharges",
+    "TotalChargeEmbedding",
+    "gaussian_widths",
+    "inverse_softplus",
+]
 
 
 def gaussian_widths(symbols: Sequence[str], sigma: Mapping[str, float] | None = None) -> list[float]:

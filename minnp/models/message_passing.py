@@ -43,7 +43,7 @@ from autograd (:func:`minnp.compute`), so ``minnp.Calculator`` runs the model in
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from ase import Atoms
@@ -58,7 +58,7 @@ from minnp.models.radial import BASES, cosine_cutoff
 from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
-__all__ = ["SchNet", "MessagePassingPotential", "shifted_softplus"]
+__all__ = ["MessagePassingPotential", "SchNet", "shifted_softplus"]
 
 
 def shifted_softplus(x: Tensor) -> Tensor:
