@@ -41,3 +41,15 @@ def test_readme_states_the_recorded_run_times():
         row = next((line for line in readme.splitlines() if line.startswith(f"| {name[:2]} | `{name[:-6]}`")), None)
         assert row is not None, f"README has no table row for {name}"
         assert f"| {seconds:.0f} s |" in row, f"README's row for {name} does not say {seconds:.0f} s: {row}"
+
+
+def test_every_notebook_header_states_its_recorded_run_time():
+    import json
+    import re
+
+    for name, seconds in timing.idle_seconds().items():
+        nb = json.loads((PLUGIN.parent / name).read_text())
+        header = "".join(nb["cells"][0]["source"])
+        stated = re.search(r"\*\*Run time\.\*\* About (\d+) s in `make test`", header)
+        assert stated, f"{name}: the header's run time should read 'About N s in `make test`'"
+        assert int(stated.group(1)) == round(seconds), f"{name} says {stated.group(1)} s, timings.json {seconds:.0f} s"
