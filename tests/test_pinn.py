@@ -238,3 +238,13 @@ def test_bad_input_is_explained():
         PINN(acsf, base=[1.0] * 13)
     with pytest.raises(ValueError, match="species 'C'"):
         compute(model(), atoms_to_batch(bulk("C", "diamond", a=3.57)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_matches_cpu():
+    atoms = rattled(13, repeat=(2, 1, 1))
+    cpu = compute(model(), atoms_to_batch(atoms), stress=True)
+    gpu = compute(model().to("cuda"), atoms_to_batch(atoms, device="cuda"), stress=True)
+    assert gpu["energy"].item() == pytest.approx(cpu["energy"].item(), abs=1e-9)
+    np.testing.assert_allclose(gpu["forces"].cpu(), cpu["forces"], atol=1e-9)
+    np.testing.assert_allclose(gpu["stress"].cpu(), cpu["stress"], atol=1e-11)
