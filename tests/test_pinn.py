@@ -10,16 +10,16 @@ from conftest import finite_difference_forces, finite_difference_stress
 
 from minnp import Calculator, atoms_to_batch, compute, train
 from minnp.checkpoint import load
+from minnp.data import label
 from minnp.descriptors import ACSF
 from minnp.descriptors.properties import invariance_errors, permuted, random_rotation, rotated
 from minnp.models import PINN, ExtrapolationWarning
 from minnp.models.pinn import VARIED
 from minnp.potentials import Tersoff
-from minnp.data import label
 from minnp.potentials.tersoff import COLUMN, FIELDS, NAMED_SETS, FittableTersoff
 
-ACSF_SI = dict(r_cut=3.5, periodic=True, g2_params=[[0.5, 0.0], [4.0, 2.4], [8.0, 3.0]],
-               g4_params=[[0.01, 1, 1], [0.01, 1, -1], [0.1, 2, 1]])
+ACSF_SI = {"r_cut": 3.5, "periodic": True, "g2_params": [[0.5, 0.0], [4.0, 2.4], [8.0, 3.0]],
+           "g4_params": [[0.01, 1, 1], [0.01, 1, -1], [0.1, 2, 1]]}
 
 
 def rattled(seed=0, a=5.431, repeat=(1, 1, 1), amplitude=0.12):

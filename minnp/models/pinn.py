@@ -54,7 +54,7 @@ pair Jacobian ∂G_i/∂r_p once (:meth:`PINN.precompute`), as the HDNNP does; a
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from ase.data import chemical_symbols
@@ -63,8 +63,16 @@ from minnp.batch import Batch, atoms_to_batch
 from minnp.checkpoint import Checkpointable
 from minnp.descriptors.base import Descriptor
 from minnp.models.networks import ElementNetworks
-from minnp.potentials.tersoff import (FIELDS, Tersoff, TersoffEntry, energy_shift, fittable_columns,
-                                      from_unbounded, tersoff_energies_per_atom, to_unbounded)
+from minnp.potentials.tersoff import (
+    FIELDS,
+    Tersoff,
+    TersoffEntry,
+    energy_shift,
+    fittable_columns,
+    from_unbounded,
+    tersoff_energies_per_atom,
+    to_unbounded,
+)
 
 Tensor = torch.Tensor
 VARIED = ("A", "lambda1", "B", "lambda2", "beta", "c", "d", "costheta0")

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import math
 import pathlib
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 
@@ -316,7 +317,7 @@ class Tersoff(torch.nn.Module):
         self.register_buffer("pair_cut", torch.maximum(pair_cut, pair_cut.T))
 
     @classmethod
-    def from_name(cls, name: str) -> "Tersoff":
+    def from_name(cls, name: str) -> Tersoff:
         """A parameter set written from the papers: "Si(B)", "Si(C)", "Si(D)", "C" or "SiC"."""
         if name not in NAMED_SETS:
             raise ValueError(f"no Tersoff parameter set named {name!r}; choose one of {list(NAMED_SETS)}, "
@@ -325,7 +326,7 @@ class Tersoff(torch.nn.Module):
         return cls(species, entries)
 
     @classmethod
-    def from_lammps(cls, path, elements: Sequence[str] | None = None) -> "Tersoff":
+    def from_lammps(cls, path, elements: Sequence[str] | None = None) -> Tersoff:
         """Read a LAMMPS ``.tersoff`` file.
 
         ``elements`` are the file's names to use, as in LAMMPS' ``pair_coeff * * file names``,
