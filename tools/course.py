@@ -41,6 +41,7 @@ MARKER = re.compile(r"(BEGIN|END)\s*(SOLUTION|HIDDEN\s*TESTS)", re.IGNORECASE)  
 # Notebooks that benefit from a Colab GPU (training); they carry "accelerator": "GPU" metadata.
 GPU_NOTEBOOKS = {"07", "10"}
 GPU_NOTEBOOKS.add("13")
+GPU_NOTEBOOKS.add("14")
 
 
 # ----------------------------------------------------------------------------------------------
