@@ -31,7 +31,6 @@ from minnp.models import EquivariantFeatures, MessagePassingPotential
 from minnp.train import evaluate, fit
 
 
-
 def model(l_max: int, dtype=torch.float32) -> MessagePassingPotential:
     torch.manual_seed(0)
     net = EquivariantFeatures(["H", "C", "O"], r_cut=4.0, n_features=8, l_max=l_max, n_interactions=2, n_basis=8,

@@ -14,7 +14,7 @@ def test_coupled_orders_accepts_the_triangle_rule_and_rejects_starting_at_zero(c
     check.coupled_orders(lambda l1, l2: list(range(abs(l1 - l2), l1 + l2 + 1)))
     assert "✔" in capsys.readouterr().out
     with pytest.raises(Hint, match=r"smallest order is \|l1 - l2\|"):
-        check.coupled_orders(lambda l1, l2: list(range(0, l1 + l2 + 1)))
+        check.coupled_orders(lambda l1, l2: list(range(l1 + l2 + 1)))
 
 
 def _vector_sum(r_ij, i, n_atoms):

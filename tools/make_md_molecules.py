@@ -26,15 +26,24 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ase import Atoms
 from ase.build import molecule
 
 from minnp import data
-from tools.make_datasets import (DATA, GFN2xTB, _md_frames, _rng, _versions, _write_text, _xtb_relaxed,
-                                 overview_figure, xtb_label)
+from tools.make_datasets import (
+    DATA,
+    GFN2xTB,
+    _md_frames,
+    _rng,
+    _versions,
+    _write_text,
+    _xtb_relaxed,
+    overview_figure,
+    xtb_label,
+)
 
 NAME = "md_molecules_xtb"
 TEMPERATURE = 500.0  # K

@@ -22,7 +22,7 @@ def coupled_orders(fn) -> None:
         except TypeError:
             raise Hint(f"return a list of orders l3, e.g. [0, 1, 2] for l1 = l2 = 1; got {got!r}") from None
         expected = list(range(abs(l1 - l2), l1 + l2 + 1))
-        if got == list(range(0, l1 + l2 + 1)) and got != expected:
+        if got == list(range(l1 + l2 + 1)) and got != expected:
             raise Hint(f"for l1 = {l1}, l2 = {l2} you start at 0: the smallest order is |l1 - l2| = {abs(l1 - l2)} "
                        "(a vector times a rank-2 tensor cannot give a scalar).")
         if got != expected:

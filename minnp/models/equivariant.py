@@ -11,9 +11,10 @@ the whole structure each l-block of h_i is multiplied by a Wigner matrix D^l(R) 
 Everything the network does is built to keep that property (equivariance):
 
     Y^l(r̂_ij)              spherical harmonics of the bond direction: the bond's own l-blocks
-    R(r_ij) = MLP(B(r_ij))  radial weights from a Bessel basis B times a smooth cutoff
+    R(r_ij) = MLP(B(r_ij))  radial weights from a Bessel basis B times DimeNet's polynomial
+                            envelope (:mod:`minnp.models.radial`, shared with notebook 13)
                             (invariant: the network's only learned dependence on distances)
-    m_i   = (1/√n̄) Σ_j  R(r_ij) · ( h_j ⊗ Y(r̂_ij) )            message, eq. (3) of NequIP
+    m_i   = (1/√n̄) Σ_j  R(r_ij) · ( h_j ⊗ Y(r̂_ij) )            NequIP's convolution
     h_i  <- Linear(h_i) + Gate(Linear(m_i))                      self-connection + update
 
 ⊗ is the Clebsch–Gordan tensor product: the block l1 of h_j and the block l2 of Y combine into
@@ -43,7 +44,7 @@ through the same neighbour list as every other model.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from e3nn import o3
