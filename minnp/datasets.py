@@ -56,10 +56,14 @@ SETS = {
     "ag3_xtb": "Ag3+ and Ag3- (GFN2-xTB): the same geometries with both total charges",
     "nacl_xtb": "Na9Cl8+ and Na8Cl8 (GFN2-xTB): a charged and a neutral NaCl cluster",
     "mlearn_si": "Si, PBE DFT from the mlearn benchmark (Zuo et al. 2020, BSD-3), converted once",
+    "md_molecules_xtb": "ethanol and malonaldehyde at 500 K (GFN2-xTB): train and test from independent "
+                        "MD trajectories",
 }
 MAKE = "python -m tools.make_datasets make"  # run in a clone of the repository
 # how each set is (re)made; a set converted from third-party data has its own tool
-MADE_BY = {name: f"{MAKE} {name}" for name in SETS} | {"mlearn_si": "python -m tools.convert_mlearn"}
+MADE_BY = {name: f"{MAKE} {name}" for name in SETS} | {
+    "mlearn_si": "python -m tools.convert_mlearn",
+    "md_molecules_xtb": "OMP_NUM_THREADS=1 python -m tools.make_md_molecules"}
 
 
 # ----------------------------------------------------------------------------------------------
