@@ -15,8 +15,8 @@ read with ``torch.load(weights_only=True)``, so loading one never runs pickled c
     dtype         "float32" or "float64"
     state_dict    every parameter and buffer (weights, scaling, offsets)
 
-A model class takes part by deriving from :class:`Checkpointable` (HDNNP, ThirdGeneration,
-FourthGeneration) and by a line in :data:`LEARNED_MODELS`, the only classes a file may name: it
+A model class takes part by deriving from :class:`Checkpointable` (HDNNP, 3G, 4G, GAP, PINN,
+MessagePassingPotential) and by a line in :data:`LEARNED_MODELS`, the only classes a file may name: it
 gains ``model.save(path)`` and ``Class.load(path)``, the same as :func:`save` and :func:`load`.
 Writing is atomic: a temporary file in the same folder, then ``os.replace``, so an interrupted
 save leaves the previous checkpoint intact.
@@ -39,11 +39,14 @@ FORMAT = "minnp.checkpoint"
 CHECKPOINT_VERSION = 1
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 # the only classes a checkpoint may name: class name -> its module (imported when a file needs it)
-LEARNED_MODELS = {"HDNNP": "minnp.models.hdnnp", "ThirdGeneration": "minnp.models.fourth_generation",
-                  "FourthGeneration": "minnp.models.fourth_generation"}
-LEARNED_MODELS["PINN"] = "minnp.models.pinn"
-LEARNED_MODELS["GAP"] = "minnp.models.gap"
-LEARNED_MODELS["MessagePassingPotential"] = "minnp.models.message_passing"
+LEARNED_MODELS = {
+    "HDNNP": "minnp.models.hdnnp",
+    "ThirdGeneration": "minnp.models.fourth_generation",
+    "FourthGeneration": "minnp.models.fourth_generation",
+    "GAP": "minnp.models.gap",
+    "PINN": "minnp.models.pinn",
+    "MessagePassingPotential": "minnp.models.message_passing",  # SchNet or equivariant features inside
+}
 
 
 class Checkpointable:

@@ -39,9 +39,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SOLUTION = re.compile(r"(BEGIN|END)\s*SOLUTION", re.IGNORECASE)
 MARKER = re.compile(r"(BEGIN|END)\s*(SOLUTION|HIDDEN\s*TESTS)", re.IGNORECASE)  # anything like a marker
 # Notebooks that benefit from a Colab GPU (training); they carry "accelerator": "GPU" metadata.
-GPU_NOTEBOOKS = {"07", "10"}
-GPU_NOTEBOOKS.add("13")
-GPU_NOTEBOOKS.add("14")
+GPU_NOTEBOOKS = {"07", "10", "13", "14"}  # training notebooks that use a longer budget on a GPU
 
 
 # ----------------------------------------------------------------------------------------------

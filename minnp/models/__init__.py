@@ -1,5 +1,7 @@
-"""Learned potentials: the Behler–Parrinello HDNNP (notebooks 06-07) and its 3G/4G relatives (10),
-all built on one per-element network container (:mod:`minnp.models.networks`)."""
+"""Learned potentials, all built on one per-element network container (:mod:`.networks`):
+the Behler–Parrinello HDNNP (notebooks 06-07), its 3G/4G relatives (10), the Gaussian approximation
+potential (11), the physically informed network (12), message passing with charge heads (13) and
+equivariant message passing (14)."""
 
 from minnp.models.equivariant import EquivariantFeatures
 from minnp.models.fourth_generation import FourthGeneration, ThirdGeneration
@@ -10,8 +12,4 @@ from minnp.models.networks import ElementNetworks, ExtrapolationWarning, element
 from minnp.models.pinn import PINN
 
 __all__ = ["HDNNP", "ElementNetworks", "ExtrapolationWarning", "FourthGeneration", "ThirdGeneration",
-           "element_network"]
-__all__ += ["PINN"]
-__all__ += ["GAP"]
-__all__ += ["MessagePassingPotential", "SchNet"]
-__all__ += ["EquivariantFeatures"]
+           "element_network", "GAP", "PINN", "MessagePassingPotential", "SchNet", "EquivariantFeatures"]
