@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from minnp.exercises.feedback import Hint, answer, close, ok
+from minnp.exercises.fourth_generation import charge_state_gap  # 13.3 asks 10.3's question of a GNN
 
 
 def layers_needed(fn) -> None:
@@ -66,26 +67,4 @@ def aggregate_messages(fn) -> None:
     ok("one continuous-filter convolution: a gather (x[j]), a product with the filter, a scatter-add onto i.")
 
 
-def charge_state_gap(fn, model, atoms) -> None:
-    """Exercise 13.3: E(Q=-1) - E(Q=+1) from the model for one geometry."""
-    import torch
-
-    from minnp import atoms_to_batch, compute
-
-    device = next(model.parameters()).device
-    energies = {}
-    for charge in (-1.0, 1.0):
-        state = atoms.copy()
-        state.info["charge"] = charge
-        energies[charge] = float(compute(model, atoms_to_batch(state, device=device), forces=False)["energy"][0])
-    expected = energies[-1.0] - energies[1.0]
-    got = fn(model, atoms)
-    got = float(got.detach().cpu()) if isinstance(got, torch.Tensor) else float(got)
-    if close(got, -expected) and not close(expected, 0.0, atol=1e-9):
-        raise Hint("the sign is flipped: return E(Q = -1) minus E(Q = +1).")
-    if close(got, 0.0, atol=1e-9) and not close(expected, 0.0, atol=1e-9):
-        raise Hint("zero: both calls saw the same total charge. Set atoms.info['charge'] on a copy before "
-                   "atoms_to_batch, which reads it from there.")
-    if not close(got, expected, rtol=1e-6, atol=1e-9):
-        raise Hint(f"expected {expected:.4f} eV from this model, got {got:.4f}.")
-    ok(f"E(Q=-1) - E(Q=+1) = {expected:.2f} eV from this model at this geometry (GFN2-xTB for Ag3: about -17.6 eV).")
+__all__ = ["layers_needed", "aggregate_messages", "charge_state_gap"]

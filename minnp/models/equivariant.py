@@ -51,7 +51,7 @@ from e3nn import o3
 from e3nn.nn import FullyConnectedNet, Gate
 
 from minnp.batch import Batch
-from minnp.descriptors.base import Descriptor
+from minnp.models.message_passing import LearnedFeatures
 from minnp.models.radial import bessel_basis, polynomial_envelope
 from minnp.neighbors import Neighbors
 
@@ -115,7 +115,7 @@ class Interaction(torch.nn.Module):
         return self.self_connection(h) + self.gate(self.linear_message(m))  # (N, dim_out)
 
 
-class EquivariantFeatures(Descriptor):
+class EquivariantFeatures(LearnedFeatures):
     """Learned invariant atom features (N, C): the scalars after ``n_interactions`` NequIP layers.
 
     A (learned) :class:`~minnp.descriptors.Descriptor`, like notebook 13's
@@ -167,17 +167,6 @@ class EquivariantFeatures(Descriptor):
                 "l_max": self.l_max, "n_interactions": self.n_interactions, "n_basis": self.n_basis,
                 "radial_hidden": self.radial_hidden, "average_neighbors": self.average_neighbors,
                 "periodic": self.periodic}
-
-    def get_number_of_features(self) -> int:
-        return self.n_features
-
-    def feature_names(self) -> list[str]:
-        return [f"h{k}" for k in range(self.n_features)]
-
-    @property
-    def receptive_field(self) -> float:
-        """How far information travels: n_interactions · r_cut, Å."""
-        return self.n_interactions * self.cutoff
 
     @property
     def feature_irreps(self) -> list[o3.Irreps]:

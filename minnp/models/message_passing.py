@@ -84,7 +84,26 @@ class Interaction(torch.nn.Module):
         return h + self.update_2(shifted_softplus(self.update_1(m)))  # (N, F)
 
 
-class SchNet(Descriptor):
+class LearnedFeatures(Descriptor):
+    """What a message-passing network's features share (SchNet here, :mod:`.equivariant` in 14):
+    ``n_features`` learned numbers per atom after ``n_interactions`` layers of cutoff ``r_cut``."""
+
+    n_features: int
+    n_interactions: int
+
+    def get_number_of_features(self) -> int:
+        return self.n_features
+
+    def feature_names(self) -> list[str]:
+        return [f"h{k}" for k in range(self.n_features)]
+
+    @property
+    def receptive_field(self) -> float:
+        """How far information travels: n_interactions · r_cut, Å."""
+        return self.n_interactions * self.cutoff
+
+
+class SchNet(LearnedFeatures):
     """Learned invariant atom features h (N, F) after ``n_interactions`` message-passing layers.
 
     >>> net = SchNet(["C", "H"], r_cut=4.0, n_features=32, n_interactions=2)
@@ -114,17 +133,6 @@ class SchNet(Descriptor):
         return {"species": self.species_symbols, "r_cut": self.cutoff, "n_features": self.n_features,
                 "n_interactions": self.n_interactions, "n_basis": self.n_basis, "basis": self.basis,
                 "total_charge": self.total_charge, "periodic": self.periodic}
-
-    def get_number_of_features(self) -> int:
-        return self.n_features
-
-    def feature_names(self) -> list[str]:
-        return [f"h{k}" for k in range(self.n_features)]
-
-    @property
-    def receptive_field(self) -> float:
-        """How far information travels: n_interactions · r_cut, Å."""
-        return self.n_interactions * self.cutoff
 
     def features(self, batch: Batch, nbrs: Neighbors, vectors: Tensor | None = None) -> Tensor:
         s = self.species_index(batch)  # (N,)
