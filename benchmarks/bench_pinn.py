@@ -24,7 +24,7 @@ from benchmarks.bench_hdnnp import si_model
 from benchmarks.harness import Row
 from minnp import datasets, train
 from minnp.models import PINN
-from minnp.potentials.tersoff import FittableTersoff
+from minnp.potentials.fittable_tersoff import FittableTersoff
 
 
 def pinn_model() -> PINN:

@@ -10,7 +10,7 @@ from minnp.descriptors import ACSF
 from minnp.exercises import Hint, pinn
 from minnp.models import PINN
 from minnp.potentials import Tersoff
-from minnp.potentials.tersoff import to_unbounded
+from minnp.potentials.fittable_tersoff import to_unbounded
 
 
 @pytest.fixture(scope="module")

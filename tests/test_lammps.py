@@ -127,7 +127,7 @@ def test_exported_tersoff_matches_minnp_on_random_triclinic_cells(tmp_path, lamm
 
 
 def test_a_fitted_tersoff_exports_its_current_parameters(tmp_path, lammps):
-    from minnp.potentials.tersoff import FittableTersoff
+    from minnp.potentials.fittable_tersoff import FittableTersoff
 
     model = FittableTersoff.from_name("Si(C)")
     with torch.no_grad():

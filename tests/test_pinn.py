@@ -16,7 +16,8 @@ from minnp.descriptors.properties import invariance_errors, permuted, random_rot
 from minnp.models import PINN, ExtrapolationWarning
 from minnp.models.pinn import VARIED
 from minnp.potentials import Tersoff
-from minnp.potentials.tersoff import COLUMN, FIELDS, NAMED_SETS, FittableTersoff
+from minnp.potentials.fittable_tersoff import FittableTersoff
+from minnp.potentials.tersoff import COLUMN, FIELDS, NAMED_SETS
 
 ACSF_SI = {"r_cut": 3.5, "periodic": True, "g2_params": [[0.5, 0.0], [4.0, 2.4], [8.0, 3.0]],
            "g4_params": [[0.01, 1, 1], [0.01, 1, -1], [0.1, 2, 1]]}

@@ -262,7 +262,7 @@ def test_per_atom_parameters_equal_to_an_element_entry_give_that_element_potenti
 
 def _fitted_si(seed=0):
     """Si(C) with its fitted parameters moved as a few steps of training would move them."""
-    from minnp.potentials.tersoff import FittableTersoff
+    from minnp.potentials.fittable_tersoff import FittableTersoff
     model = FittableTersoff.from_name("Si(C)")
     with torch.no_grad():
         model.free += torch.as_tensor(np.random.default_rng(seed).normal(0, 0.05, model.free.shape))
@@ -271,7 +271,7 @@ def _fitted_si(seed=0):
 
 
 def test_fittable_tersoff_starts_as_tersoff_and_its_table_follows_training():
-    from minnp.potentials.tersoff import FittableTersoff
+    from minnp.potentials.fittable_tersoff import FittableTersoff
     atoms = rattled_sic(cell_repeat=1)
     atoms.numbers[:] = 14
     model = FittableTersoff.from_name("Si(C)")
@@ -323,7 +323,7 @@ def test_fitted_tersoff_runs_in_lammps_with_the_same_numbers(tmp_path):
 def test_fittable_tersoff_fit_lowers_the_error_and_keeps_a_valid_table():
     from minnp import train
     from minnp.data import label
-    from minnp.potentials.tersoff import FittableTersoff
+    from minnp.potentials.fittable_tersoff import FittableTersoff
     entry = NAMED_SETS["Si(C)"][1]["Si", "Si", "Si"]
     teacher = Tersoff(["Si"], {("Si",) * 3: entry._replace(A=1.1 * entry.A, lambda1=1.02 * entry.lambda1)})
     structures = []
@@ -345,7 +345,7 @@ def test_fittable_tersoff_fit_lowers_the_error_and_keeps_a_valid_table():
 
 
 def test_fittable_tersoff_refuses_parameters_it_cannot_vary():
-    from minnp.potentials.tersoff import FittableTersoff
+    from minnp.potentials.fittable_tersoff import FittableTersoff
     with pytest.raises(ValueError, match="cannot vary 'R'"):
         FittableTersoff(*NAMED_SETS["Si(C)"], fit=["R"])
     with pytest.raises(ValueError, match=r"lambda3 = \[0.0\] cannot vary: it must be positive"):

@@ -37,7 +37,7 @@ def largest_factor(fn) -> None:
 def reference_shifts(model, structures) -> np.ndarray:
     """|u - u_base| (n_atoms, k) of every atom of ``structures``: how far the networks moved each parameter."""
     from minnp.batch import atoms_to_batch
-    from minnp.potentials.tersoff import to_unbounded
+    from minnp.potentials.fittable_tersoff import to_unbounded
 
     with torch.no_grad():
         batch = atoms_to_batch(structures, device=model.base.device, dtype=model.base.dtype)
@@ -58,7 +58,7 @@ def parameter_shifts(fn, model, structures) -> None:
     if not close(got, expected, rtol=1e-6, atol=1e-12):
         raise Hint(f"the shifts differ from the reference (largest difference {np.abs(got - expected).max():.3g}): "
                    "compare u = log p (atanh for costheta0), not p itself, with model.base_free. Use "
-                   "model.parameters_per_atom and minnp.potentials.tersoff.to_unbounded.")
+                   "model.parameters_per_atom and minnp.potentials.fittable_tersoff.to_unbounded.")
     ok(f"mean shifts {dict(zip(model.varied, np.round(expected.mean(axis=0), 3)))}")
 
 

@@ -11,7 +11,7 @@ Tersoff's (notebook 02, :func:`minnp.potentials.tersoff.tersoff_energies_per_ato
     p_i,k = e^{u_i,k}  (A, B, λ1, λ2, β, n, c, d, λ3 > 0),   cos θ0_i = tanh(u_i)  (|cos θ0| < 1)
     E = Σ_i [E_i^Tersoff({p_i}) + e_{Z_i}]
 
-- p_base: a fitted Tersoff set (:class:`~minnp.potentials.tersoff.FittableTersoff` refitted to
+- p_base: a fitted Tersoff set (:class:`~minnp.potentials.fittable_tersoff.FittableTersoff` refitted to
   the same data, or a published one), u_base its unbounded form (log p, atanh cos θ0).
 - NN_{Z,k}: one network per element and per varied parameter k, each in the shared container
   :class:`~minnp.models.networks.ElementNetworks` (scaling fitted on the training split, the
@@ -63,16 +63,8 @@ from minnp.batch import Batch, atoms_to_batch
 from minnp.checkpoint import Checkpointable
 from minnp.descriptors.base import Descriptor
 from minnp.models.networks import ElementNetworks
-from minnp.potentials.tersoff import (
-    FIELDS,
-    Tersoff,
-    TersoffEntry,
-    energy_shift,
-    fittable_columns,
-    from_unbounded,
-    tersoff_energies_per_atom,
-    to_unbounded,
-)
+from minnp.potentials.fittable_tersoff import energy_shift, fittable_columns, from_unbounded, to_unbounded
+from minnp.potentials.tersoff import FIELDS, Tersoff, TersoffEntry, tersoff_energies_per_atom
 
 Tensor = torch.Tensor
 VARIED = ("A", "lambda1", "B", "lambda2", "beta", "c", "d", "costheta0")

@@ -2,7 +2,8 @@
 
 from minnp.potentials.eam import EAM
 from minnp.potentials.lj import LennardJones
-from minnp.potentials.tersoff import FittableTersoff, Tersoff
+from minnp.potentials.fittable_tersoff import FittableTersoff
+from minnp.potentials.tersoff import Tersoff
 from minnp.potentials.zhou_eam import ZHOU_2004, ZhouEAM, ZhouParameters
 
 __all__ = ["EAM", "FittableTersoff", "LennardJones", "Tersoff", "ZHOU_2004", "ZhouEAM", "ZhouParameters"]
