@@ -31,6 +31,18 @@ def random_cell_structure(rng, n_atoms=6, pbc=(True, True, True), scale=4.0, sym
     return Atoms(symbols * n_atoms if len(symbols) <= 2 else symbols, positions=positions, cell=cell, pbc=pbc)
 
 
+def nacl_cluster(rng, n_na=2, n_cl=2, charge=0.0) -> Atoms:
+    """A random Na/Cl cluster, atoms at least 2 Å apart, with a total charge (``info["charge"]``)."""
+    positions = []
+    while len(positions) < n_na + n_cl:
+        x = rng.uniform(0, 4.5, 3)
+        if all(np.linalg.norm(x - p) > 2.0 for p in positions):
+            positions.append(x)
+    atoms = Atoms(f"Na{n_na}Cl{n_cl}", positions=positions)
+    atoms.info["charge"] = charge
+    return atoms
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261121)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from conftest import finite_difference_forces
+from conftest import finite_difference_forces, nacl_cluster
 
 from minnp import atoms_to_batch, compute, data
 from minnp.descriptors import ACSF
@@ -27,15 +27,7 @@ def acsf():
 
 
 def cluster(rng, n_na=2, n_cl=2, charge=0.0) -> Atoms:
-    """A random Na/Cl cluster, atoms at least 2 Å apart, with a total charge."""
-    positions = []
-    while len(positions) < n_na + n_cl:
-        x = rng.uniform(0, 4.5, 3)
-        if all(np.linalg.norm(x - p) > 2.0 for p in positions):
-            positions.append(x)
-    atoms = Atoms(f"Na{n_na}Cl{n_cl}", positions=positions)
-    atoms.info["charge"] = charge
-    return atoms
+    return nacl_cluster(rng, n_na, n_cl, charge)
 
 
 def labelled(rng, count: int) -> list[Atoms]:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk
-from conftest import finite_difference_forces, finite_difference_stress
+from conftest import finite_difference_forces, finite_difference_stress, nacl_cluster
 
 from minnp import Calculator, atoms_to_batch, compute, data
 from minnp.descriptors.properties import check_invariances
@@ -34,14 +34,7 @@ def make(variant: str = "gnn", n_interactions: int = 2, r_cut: float = 4.0, spec
 
 
 def cluster(rng, n_na=3, n_cl=2, charge=1.0) -> Atoms:
-    positions = []
-    while len(positions) < n_na + n_cl:
-        x = rng.uniform(0, 4.5, 3)
-        if all(np.linalg.norm(x - p) > 2.0 for p in positions):
-            positions.append(x)
-    atoms = Atoms(f"Na{n_na}Cl{n_cl}", positions=positions)
-    atoms.info["charge"] = charge
-    return atoms
+    return nacl_cluster(rng, n_na, n_cl, charge)
 
 
 def crystal(rng) -> Atoms:
