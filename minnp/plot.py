@@ -96,3 +96,12 @@ def eos_fit(eos, label: str | None = None, ax=None, unit: str = "eV/atom"):
     ax.set_ylabel(f"energy ({unit})")
     ax.legend()
     return ax
+
+
+def size_axis(ax, sizes: Sequence[int], label: str = "training structures") -> None:
+    """A logarithmic x axis of training-set sizes, ticked at exactly those sizes (learning curves in
+    notebooks 11 and 14): plain numbers, no crowded minor-tick labels inside one decade."""
+    ax.set_xscale("log")
+    ax.set_xticks(list(sizes), [str(n) for n in sizes])
+    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
+    ax.set_xlabel(label)
