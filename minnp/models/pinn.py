@@ -62,6 +62,7 @@ from ase.data import chemical_symbols
 from minnp.batch import Batch, atoms_to_batch
 from minnp.checkpoint import Checkpointable
 from minnp.descriptors.base import Descriptor
+from minnp.models.hdnnp import FeatureCache
 from minnp.models.networks import ElementNetworks
 from minnp.potentials.fittable_tersoff import energy_shift, fittable_columns, from_unbounded, to_unbounded
 from minnp.potentials.tersoff import FIELDS, Tersoff, TersoffEntry, tersoff_energies_per_atom
@@ -71,15 +72,10 @@ VARIED = ("A", "lambda1", "B", "lambda2", "beta", "c", "d", "costheta0")
 
 
 @dataclasses.dataclass
-class PINNCache:
-    """A batch with its descriptors and their pair Jacobian, computed once before training."""
+class PINNCache(FeatureCache):
+    """The HDNNP's :class:`FeatureCache` plus the batch: the Tersoff energy needs the geometry too."""
 
     batch: Batch
-    features: Tensor  # (N, F) G_i
-    species: Tensor  # (N,) species index
-    i: Tensor  # (P,) centre atom of each descriptor pair
-    j: Tensor  # (P,) neighbour atom
-    jacobian: Tensor | None  # (P, F, 3) ∂G_{i_p}/∂r_p; None when only energies are needed
 
 
 class PINN(Checkpointable, torch.nn.Module):
@@ -200,9 +196,9 @@ class PINN(Checkpointable, torch.nn.Module):
         s = self.descriptor.species_index(batch)  # (N,)
         if not derivatives:
             with torch.no_grad():
-                return PINNCache(batch, self.descriptor(batch), s, None, None, None)
+                return PINNCache(self.descriptor(batch), s, None, None, None, batch)
         G, nbrs, jacobian = self.descriptor.pair_jacobian(batch)  # (N, F), pairs, (P, F, 3)
-        return PINNCache(batch, G.detach(), s, nbrs.i, nbrs.j, jacobian)
+        return PINNCache(G.detach(), s, nbrs.i, nbrs.j, jacobian, batch)
 
     def energies_and_forces(self, cache: PINNCache, create_graph: bool = False) -> tuple[Tensor, Tensor | None]:
         """Atomic energies (N,) and forces (N, 3) from a :class:`PINNCache`: the numbers of
