@@ -71,6 +71,8 @@ notebook: install
 test: unit notebooks
 
 bench: install
+	$(BIN)/python -c 'import torch; print("torch==" + torch.__version__.split("+")[0])' > $(VENV)/torch-constraint.txt
+	$(BIN)/python -m pip install --quiet -e ".[bench]" --constraint $(VENV)/torch-constraint.txt
 	$(BIN)/python -m benchmarks
 
 student: install
