@@ -22,6 +22,14 @@ mini-batch keeps its neighbour lists, which is what makes an epoch cheap. A mode
 derivatives are computed once per mini-batch, and every step evaluates only the networks
 (``model.energies_and_forces(cache)``, the same numbers as :func:`minnp.calculator.compute`).
 
+A model with a ``fit_linear`` method (the HDNNP) also gets the least-squares linear model on its
+own scaled descriptors, under the same loss (:mod:`minnp.models.linear`, one linear solve), and
+its validation errors go into the history as ``linear_valid_energy_rmse`` and
+``linear_valid_force_rmse``: the baseline the network has to beat. When the network ends worse
+than it on validation, fit says so. With ``HDNNP(..., baseline="linear")`` that linear model is
+part of the model (Δ-learning): training starts at the baseline, which counts as the best
+state so far, so the model returned is never worse on validation than the straight line.
+
 :func:`evaluate` and :func:`predict` take any energy module (EAM, Tersoff and Lennard-Jones have
 no trainable parameters; they run where their buffers live, or on the CPU in float64). A
 second :func:`fit` of a fitted model is refused unless it says how: ``refit_scaling=False``
@@ -48,6 +56,7 @@ from tqdm.auto import tqdm
 
 from minnp.batch import Batch, atoms_to_batch, sum_per_structure
 from minnp.calculator import compute
+from minnp.models import linear
 from minnp.models.networks import ExtrapolationWarning
 
 Tensor = torch.Tensor
@@ -213,7 +222,7 @@ def fit(model: torch.nn.Module, train: Sequence[Atoms], valid: Sequence[Atoms], 
         batch_size: int = 16, lr: float = 3e-3, energy_weight: float = 1.0, force_weight: float = 1.0,
         patience: int = 20, lr_patience: int = 5, lr_factor: float = 0.5, min_lr: float = 1e-5,
         seed: int = 0, max_time: float | None = None, progress: bool = True,
-        charge_weight: float = 0.0, precompute: bool = True, refit_scaling: bool | None = None) -> dict[str, list]:
+        charge_weight: float = 0.0, precompute: bool = True, refit_scaling: bool | None = None) -> dict:
     """Train ``model`` on energies (and forces when ``force_weight > 0``, and atomic charges when
     ``charge_weight > 0``: the model needs a ``charges(batch)`` method); return the history.
 
@@ -269,6 +278,11 @@ def fit(model: torch.nn.Module, train: Sequence[Atoms], valid: Sequence[Atoms], 
     if precompute and hasattr(model, "precompute"):
         for mb in train_chunks + valid_chunks:
             mb.cache = model.precompute(mb.batch, derivatives=with_forces)
+    history: dict[str, list | float] = {"epoch": [], "lr": [], "loss": [], "time": []}
+    with_baseline = getattr(model, "baseline", None) == "linear" and not resumed
+    if hasattr(model, "fit_linear") and with_energies:
+        history |= _linear_baseline(model, train_chunks, valid_chunks, energy_weight, force_weight, with_forces,
+                                    install=with_baseline)
     optimizer = torch.optim.Adam(trainable, lr=lr)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=lr_factor, patience=lr_patience,
                                                            min_lr=min_lr)
@@ -282,9 +296,8 @@ def fit(model: torch.nn.Module, train: Sequence[Atoms], valid: Sequence[Atoms], 
         return metrics, sum(w * metrics.get(f"{key}_rmse", 0.0) ** 2 for key, w in weighted)
 
     rng = np.random.default_rng(seed)
-    history: dict[str, list] = {"epoch": [], "lr": [], "loss": [], "time": []}
     best, best_epoch, best_state, stale = math.inf, 0, copy.deepcopy(model.state_dict()), 0
-    if resumed:  # the model passed in is the best so far until an epoch beats it
+    if resumed or with_baseline:  # the model passed in (or its baseline) is the best until an epoch beats it
         best = validation_score()[1]
     bar = tqdm(range(1, epochs + 1), desc="training", **({} if progress else {"disable": True}))
     for epoch in bar:
@@ -330,10 +343,48 @@ def fit(model: torch.nn.Module, train: Sequence[Atoms], valid: Sequence[Atoms], 
     model.load_state_dict(best_state)
     model.eval()
     if len(history["epoch"]) > 1 and best_epoch <= 1:
-        before = "the model passed in (no epoch improved on it)" if best_epoch == 0 else "epoch 1"
+        start_state = "its linear baseline" if with_baseline else "the model passed in"
+        before = f"{start_state} (no epoch improved on it)" if best_epoch == 0 else "epoch 1"
         warnings.warn(f"the best validation error of this fit was {before}; the model returned is that state. "
                       f"The learning rate may be too large (lr={lr:g}): try fit(..., lr={lr / 10:g})", stacklevel=2)
+    _compare_with_linear(model, history, best_epoch, with_baseline)
     return history
+
+
+def _linear_baseline(model, train_chunks, valid_chunks, energy_weight, force_weight, with_forces, install):
+    """Fit the least-squares linear model on the model's descriptors (installing it as the model's
+    baseline when ``install``) and return its validation errors under ``linear_valid_*`` keys."""
+    def caches(chunks):  # (cache, structure, energy, forces, n_atoms) per chunk; made here without precompute
+        for mb in chunks:
+            cache = mb.cache if mb.cache is not None else model.precompute(mb.batch, derivatives=with_forces)
+            yield cache, mb.batch.structure, mb.energy, mb.forces, mb.n_atoms
+
+    weight, constant = model.fit_linear(caches(train_chunks), energy_weight, force_weight if with_forces else 0.0,
+                                        install=install)
+    sums = dict(e2=0.0, n_e=0, f2=0.0, n_f=0)
+    for cache, structure, energy, forces, n_atoms in caches(valid_chunks):
+        e, f = linear.predict_linear(cache, structure, len(energy), model.feature_mean, model.feature_std,
+                                     weight, constant, forces=with_forces)
+        sums["e2"] += float((((e - energy) / n_atoms) ** 2).sum()); sums["n_e"] += len(energy)
+        if f is not None:
+            sums["f2"] += float(((f - forces) ** 2).sum()); sums["n_f"] += forces.numel()
+    out = {"linear_valid_energy_rmse": math.sqrt(sums["e2"] / sums["n_e"])}
+    if sums["n_f"]:
+        out["linear_valid_force_rmse"] = math.sqrt(sums["f2"] / sums["n_f"])
+    return out
+
+
+def _compare_with_linear(model, history, best_epoch, with_baseline) -> None:
+    """Warn when the network ends worse on validation than the straight line through its descriptors."""
+    if with_baseline or "linear_valid_energy_rmse" not in history or not history["epoch"] or best_epoch == 0:
+        return
+    worse = [f"{key} {history[f'valid_{key}_rmse'][best_epoch - 1]:.3g} vs {history[f'linear_valid_{key}_rmse']:.3g}"
+             for key in ("energy", "force") if f"linear_valid_{key}_rmse" in history
+             and history[f"valid_{key}_rmse"][best_epoch - 1] > history[f"linear_valid_{key}_rmse"]]
+    if worse:
+        warnings.warn(f"the linear model on the same descriptors beats this {type(model).__name__} on validation "
+                      f"({', '.join(worse)}; RMSE, network vs linear): train longer, or build the model with "
+                      "baseline='linear' so that the network learns only what the line misses", stacklevel=3)
 
 
 def _stop(model, best_state, best_epoch, epoch, value, lr, what="training loss"):

@@ -18,6 +18,9 @@ scaling and offsets are :class:`~minnp.models.networks.ElementNetworks`):
   which starts near zero and has a scale of meV, not of thousands of eV.
 - NN_Z: Linear–tanh–Linear–tanh–Linear (:func:`element_network`), weights Xavier-initialised
   for tanh, last layer small so the untrained model predicts ≈ Σ e_Z.
+- ``baseline="linear"`` (Δ-learning, :mod:`minnp.models.linear`): E_i gains a linear term
+  w_Z · x̂_i; weights and e_Z are the least-squares optimum of the training loss, fitted in one
+  solve before training and then frozen, and the networks learn only the remainder.
 
 Any number of atoms and any composition: atomic energies are computed per element, flat over
 the whole batch, and summed per structure by the calculator.
@@ -49,10 +52,12 @@ from ase.data import chemical_symbols
 from minnp.batch import Batch, atoms_to_batch
 from minnp.checkpoint import Checkpointable
 from minnp.descriptors.base import Descriptor
+from minnp.models import linear
 from minnp.models.networks import ElementNetworks, ExtrapolationWarning, element_network
 
 Tensor = torch.Tensor
 __all__ = ["HDNNP", "FeatureCache", "ExtrapolationWarning", "element_network"]
+BASELINES = (None, "linear")
 
 
 @dataclasses.dataclass
@@ -75,19 +80,25 @@ class HDNNP(Checkpointable, torch.nn.Module):
     """
 
     def __init__(self, descriptor: Descriptor, hidden: Sequence[int] = (25, 25), activation: str = "tanh",
-                 dtype: torch.dtype = torch.float64):
+                 dtype: torch.dtype = torch.float64, baseline: str | None = None):
         super().__init__()
+        if baseline not in BASELINES:
+            raise ValueError(f"baseline={baseline!r} is not available: use baseline='linear' (Δ-learning on the "
+                             "least-squares linear model) or None (the network alone)")
         self.descriptor = descriptor
         self.species = list(descriptor.species)  # atomic numbers, ascending
         self.hidden = [int(h) for h in hidden]
         self.activation = activation
-        # networks, scaling (fit_scaling) and energy shift (fit_energy_shift), saved with the model
-        self.elements = ElementNetworks(self.species, descriptor.get_number_of_features(), self.hidden, activation)
+        self.baseline = baseline
+        # networks, scaling (fit_scaling), energy shift (fit_energy_shift) and, with a baseline, its
+        # weights (fit_baseline): saved with the model
+        self.elements = ElementNetworks(self.species, descriptor.get_number_of_features(), self.hidden, activation,
+                                        linear=baseline == "linear")
         self.to(dtype)
 
     def config(self) -> dict:
         """Constructor arguments besides the descriptor: ``HDNNP(descriptor, **model.config())``."""
-        return {"hidden": list(self.hidden), "activation": self.activation}
+        return {"hidden": list(self.hidden), "activation": self.activation, "baseline": self.baseline}
 
     @property
     def species_symbols(self) -> list[str]:
@@ -126,6 +137,20 @@ class HDNNP(Checkpointable, torch.nn.Module):
     def fit_energy_shift(self, structures: Sequence[Atoms]) -> Tensor:
         """Least-squares reference energy per element from total energies and element counts."""
         return self.elements.fit_offset(structures, [a.get_potential_energy() for a in structures])
+
+    @torch.no_grad()
+    def fit_linear(self, chunks, energy_weight: float = 1.0, force_weight: float = 1.0, ridge: float = 1e-6,
+                   install: bool = True) -> tuple[Tensor, Tensor]:
+        """The least-squares linear model on this model's scaled descriptors (:mod:`minnp.models.linear`):
+        weights (S, F) and constants (S,) from chunks (cache, structure, energy, forces, n_atoms), under
+        fit's loss weights. With ``baseline="linear"`` and ``install``, they become the model's frozen
+        baseline and energy shift."""
+        weight, constant = linear.fit_linear(chunks, self.feature_mean, self.feature_std, energy_weight,
+                                             force_weight, ridge)
+        if self.baseline == "linear" and install:
+            self.elements.linear_weight.copy_(weight)
+            self.elements.offset.copy_(constant)
+        return weight, constant
 
     def _features_of(self, structures, batch_size):
         device, dtype = self.energy_shift.device, self.energy_shift.dtype

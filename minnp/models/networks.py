@@ -17,6 +17,9 @@ scaled input vector x_i (a descriptor G_i, or more: the 4G short-range input is 
 - e_Z: a per-element output offset (an energy shift, fitted by the model that owns it).
 - NN_Z: Linear–tanh–...–Linear (:func:`element_network`), Xavier-initialised for tanh, last layer
   small so an untrained network outputs ≈ e_Z.
+- with ``linear=True``, a frozen linear term w_Z · x̂_i joins the output (the linear baseline of
+  :mod:`minnp.models.linear`, fitted by the owning model) and the networks' last layers start at
+  zero: an untrained model *is* its baseline, and training learns only what the line misses.
 
 The atoms are flat over a whole batch; each element's network runs once on its atoms (the
 species mask loop, written here once for every model).
@@ -67,12 +70,17 @@ class ElementNetworks(torch.nn.Module):
     """
 
     def __init__(self, species: Sequence[int], n_inputs: int, hidden: Sequence[int], activation: str = "tanh",
-                 inputs: str = "descriptor features"):
+                 inputs: str = "descriptor features", linear: bool = False):
         super().__init__()
         self.species = [int(z) for z in species]
         self.inputs = inputs
+        self.linear = bool(linear)
         n_species = len(self.species)
         self.networks = torch.nn.ModuleList(element_network(n_inputs, hidden, activation) for _ in self.species)
+        if self.linear:  # the baseline w_Z (S, F), fitted by the owning model; the networks start at zero
+            self.register_buffer("linear_weight", torch.zeros(n_species, n_inputs))
+            for network in self.networks:
+                torch.nn.init.zeros_(network[-1].weight)
         # fitted on the training split (fit_scaling) or by the owning model (offset); saved with it
         self.register_buffer("input_mean", torch.zeros(n_species, n_inputs))
         self.register_buffer("input_std", torch.ones(n_species, n_inputs))
@@ -118,11 +126,14 @@ class ElementNetworks(torch.nn.Module):
         return self.offset
 
     def forward(self, x: Tensor, s: Tensor) -> Tensor:
-        """y_i = NN_{s_i}((x_i - μ) / σ) + e_{s_i}, (N,), from inputs (N, F) and species index (N,)."""
+        """y_i = NN_{s_i}((x_i - μ) / σ) + e_{s_i} (+ w_{s_i} · x̂_i with ``linear``), (N,), from
+        inputs (N, F) and species index (N,)."""
         if self.warn_extrapolation and not self.training:
             self.check_range(x.detach(), s)
         x = (x - self.input_mean[s]) / self.input_std[s]  # (N, F)
         out = self.offset[s].clone()  # (N,)
+        if self.linear:
+            out = out + (x * self.linear_weight[s]).sum(dim=1)
         for k, network in enumerate(self.networks):
             mask = s == k
             if mask.any():
