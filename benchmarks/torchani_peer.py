@@ -13,7 +13,8 @@ What is here, used by ``bench_acsf.py``, ``bench_hdnnp.py`` and the issue-23 tab
   ``n_sections`` angle shifts θ_s × ``n_angular_shifts`` radial shifts; float64.
 - :class:`AniBatch`: structures flattened into one "molecule" (TorchANI's ``(1, N)`` layout) with
   a neighbour list made once by TorchANI's own neighbour lists, one structure at a time (each
-  has its own cell; TorchANI batches only structures that share one cell), and the periodic
+  has its own cell; TorchANI's periodic lists take one structure per call: called on a batch of
+  16 frames that share one cell, its all-pairs list gave AEVs off by up to 0.8), and the periodic
   image shift of every pair, so the pair vectors ``x_i - x_j + shift`` can be rebuilt,
   differentiably, at every training step (``AEVComputer.compute_from_neighbors``).
 - :func:`energies_and_forces`: total energies (B,) and forces (N, 3) by autograd through the
@@ -95,9 +96,22 @@ def ani_neighbors(cutoff: float, species: Tensor, coords: Tensor, cell: Tensor |
 
 
 def _cell_pbc(atoms: Atoms, dtype) -> tuple[Tensor | None, Tensor | None]:
+    """TorchANI's (cell, pbc): None for an isolated structure. TorchANI inverts the cell, so a
+    partly periodic structure without a full cell (a slab with a zero vacuum vector) gets unit
+    vectors normal to its periodic ones in the non-periodic directions (no images there)."""
     if not atoms.pbc.any():
         return None, None
-    return torch.tensor(np.asarray(atoms.cell), dtype=dtype), torch.tensor(atoms.pbc)
+    cell = np.array(atoms.cell, dtype=float)  # (3, 3)
+    if not atoms.pbc.all() and abs(np.linalg.det(cell)) < 1e-9:
+        q = np.linalg.qr(cell[atoms.pbc].T)[0]  # (3, n_periodic) orthonormal basis of the periodic plane/line
+        for k in np.flatnonzero(~atoms.pbc):
+            for e in np.eye(3):  # Gram-Schmidt: the first Cartesian axis not yet spanned
+                v = e - q @ (q.T @ e)
+                if np.linalg.norm(v) > 1e-6:
+                    cell[k] = v / np.linalg.norm(v)
+                    q = np.column_stack([q, cell[k]])
+                    break
+    return torch.tensor(cell, dtype=dtype), torch.tensor(atoms.pbc)
 
 
 class AniBatch:
