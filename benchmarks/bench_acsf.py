@@ -40,7 +40,7 @@ from minnp.neighbors import Neighbors
 
 G2 = [[eta, 0.0] for eta in np.geomspace(0.01, 2.0, 8)]
 G4 = [[eta, zeta, lambda_] for eta in (0.005, 0.05) for zeta in (1.0, 4.0) for lambda_ in (1.0, -1.0)]
-PARAMS = dict(species=["Si"], r_cut=6.0, g2_params=G2, g4_params=G4, periodic=True)
+PARAMS = {"species": ["Si"], "r_cut": 6.0, "g2_params": G2, "g4_params": G4, "periodic": True}
 
 
 def silicon(repeat: int):
@@ -61,9 +61,9 @@ def run(quick: bool) -> list[Row]:
         reps = 3 if n > 100 else 10
         rows += descriptor_rows(ours, theirs, atoms, tol=1e-10, goal=1.0, repeat=reps)
 
-        ours_d = best_time(lambda: ours.derivatives(atoms), repeat=1 if n > 100 else 3)
+        ours_d = best_time(lambda atoms=atoms: ours.derivatives(atoms), repeat=1 if n > 100 else 3)
         if n <= 64:
-            theirs_d = once(lambda: theirs.derivatives(atoms, attach=True))
+            theirs_d = once(lambda atoms=atoms: theirs.derivatives(atoms, attach=True))
             rows.append(Row(f"{n}-atom Si, derivatives (n, n, 3, F)", ours_d, "DScribe (numerical)", theirs_d,
                             goal=100.0))
         else:
