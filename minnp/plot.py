@@ -13,7 +13,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from ase import Atoms
-from ase.data import atomic_numbers, covalent_radii
+from ase.data import atomic_numbers, covalent_radii, vdw_radii
 from ase.data.colors import jmol_colors
 from matplotlib.figure import Figure
 from mpl_toolkits.mplot3d.art3d import Line3DCollection
@@ -274,11 +274,14 @@ def _matplotlib_view(frames, colors, titles, charge_limit, cmap, grid):
         bonds = _bonds(atoms)
         if len(bonds):
             ax.add_collection3d(Line3DCollection(x[bonds], colors="0.45", lw=2.5))
-        ax.scatter(*x.T, s=(14 * covalent_radii[atoms.numbers]) ** 2, c=colors[k], edgecolors="0.25",
-                   linewidths=0.5, depthshade=False, alpha=1.0)
         points = np.vstack([x, corners]) if atoms.pbc.any() and atoms.cell.rank == 3 else x
         centre = (points.max(0) + points.min(0)) / 2                           # (3,) Å
         half = np.ptp(points, axis=0).max() / 2 + 0.8                            # Å, with room for the balls
+        # balls of 0.3 van der Waals radii, as 3Dmol.js draws them: their size in points follows the zoom
+        radius = 0.3 * np.where(np.isnan(vdw_radii[atoms.numbers]), 2.0, vdw_radii[atoms.numbers])   # (N,) Å
+        points_per_angstrom = 0.6 * 72 * 3.4 / (2 * half)
+        ax.scatter(*x.T, s=(2 * radius * points_per_angstrom) ** 2, c=colors[k], edgecolors="0.25",
+                   linewidths=0.5, depthshade=False, alpha=1.0)
         ax.set(xlim=(centre[0] - half, centre[0] + half), ylim=(centre[1] - half, centre[1] + half),
                zlim=(centre[2] - half, centre[2] + half), box_aspect=(1, 1, 1))   # equal scales: true shapes
         ax.set_axis_off()
