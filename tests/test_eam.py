@@ -16,7 +16,7 @@ from lammps_helpers import assert_matches, case_files, lammps_live, lammps_refer
 
 from minnp import Calculator, atoms_to_batch, compute
 from minnp.potentials import EAM, ZhouEAM
-from minnp.potentials.eam import lammps_spline, spline_value
+from minnp.potentials.eam import eam_energies, lammps_spline, spline_value
 from minnp.potentials.zhou_eam import ZHOU_2004
 
 CASES = reference_cases("eam")
@@ -224,6 +224,56 @@ def test_energies_sum_to_total_and_batching_changes_nothing():
         np.testing.assert_allclose(together["forces"][start:start + n], alone["forces"], atol=1e-11)
         np.testing.assert_allclose(together["stress"][s], alone["stress"][0], atol=1e-11)
         start += n
+
+
+class ReadableEAM(torch.nn.Module):
+    """A tabulated EAM computed by the readable eam_energies, forces by autograd through every spline."""
+
+    def __init__(self, model: EAM):
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch):
+        m = self.model
+        return eam_energies(batch, m.r_cut, m.numbers, m.embedding, m.density, m.pair)
+
+
+def assert_fast_equals_readable(model: EAM, atoms, tol=1e-12):
+    fast = compute(model, atoms_to_batch(atoms), stress=True)
+    slow = compute(ReadableEAM(model), atoms_to_batch(atoms), stress=True)
+    for key in ("energy", "energies", "forces", "stress"):
+        np.testing.assert_allclose(fast[key].numpy(), slow[key].numpy(), rtol=0, atol=tol, err_msg=key)
+
+
+def test_fast_path_equals_readable_eam_to_1e12():
+    """EAM.forward (analytic pair derivatives) against eam_energies (autograd): alloy, one element,
+    and a compressed cell whose densities lie beyond ρ_max, where F continues linearly."""
+    alloy = ZhouEAM(["Cu", "Ag"]).tabulate(2000, 2000)
+    assert_fast_equals_readable(alloy, cu_ag(7))
+    copper = ZhouEAM(["Cu"]).tabulate(2000, 2000, rho_max=30.0)
+    squeezed = rattled(bulk("Cu", "fcc", a=3.3, cubic=True).repeat(2), 8)
+    assert_fast_equals_readable(copper, squeezed)
+    batch = atoms_to_batch(squeezed)
+    t = torch.zeros(len(squeezed), dtype=torch.long)
+    nbrs = batch.neighbors(copper.r_cut)
+    densities = torch.zeros(len(squeezed), dtype=torch.float64).index_add(
+        0, nbrs.i, copper.density(nbrs.vectors(batch).norm(dim=1), t[nbrs.j], t[nbrs.i]))
+    assert (densities > copper.rho_max).all(), "the squeezed cell should test F beyond ρ_max"
+
+
+ONE_CASE_PER_FILE = list({c["potential"]: c for c in CASES}.values())  # the last structure of each
+
+
+@pytest.mark.parametrize("case", ONE_CASE_PER_FILE, ids=[c["name"] for c in ONE_CASE_PER_FILE])
+def test_fast_path_equals_readable_eam_on_lammps_files(case, tmp_path):
+    """funcfl, setfl and Finnis–Sinclair files: the fast path and the readable one agree to 1e-12."""
+    assert_fast_equals_readable(model_for(case, tmp_path), case["atoms"])
+
+
+def test_fast_forces_refuse_second_derivatives_with_a_clear_message():
+    model = ZhouEAM(["Cu"]).tabulate(1000, 1000)
+    with pytest.raises(RuntimeError, match="first derivatives only"):
+        compute(model, atoms_to_batch(rattled(bulk("Cu", "fcc", a=3.6, cubic=True))), create_graph=True)["forces"].sum().backward()
 
 
 def test_lammps_spline_reproduces_cubics_exactly():
