@@ -151,6 +151,10 @@ class AniBatch:
         self.structure = torch.cat(structure)  # (N,)
         self.n_atoms = torch.tensor([len(a) for a in structures], dtype=dtype)  # (B,)
         if labels:
+            unlabelled = [b for b, a in enumerate(structures) if a.calc is None]
+            if unlabelled:
+                raise ValueError(f"structures {unlabelled[:10]} have no reference energy and forces: attach them "
+                                 "(minnp.data.label(atoms, energy=..., forces=...)) or leave those structures out")
             self.energy = torch.tensor([a.get_potential_energy() for a in structures], dtype=dtype)  # (B,)
             self.forces = torch.tensor(np.concatenate([a.get_forces() for a in structures]), dtype=dtype)  # (N, 3)
 
@@ -250,7 +254,16 @@ def torchani_fit(train: Sequence[Atoms], valid: Sequence[Atoms], test_sets: dict
     once, with ``seed``, and their order shuffled every epoch.
 
     Returns ``{"test": {name: {"energy_rmse": eV/atom, "force_rmse": eV/Å}}, "valid": {...},
-    "epochs": int, "steps": int, "train_s": float, "n_parameters": int, "torchani": version}``.
+    "epochs": int, "steps": int, "train_s": float, "n_parameters": int, "torchani": version}``
+    (``valid``: the errors of the state kept). A wall-clock budget makes the result depend on
+    the machine and its load (how many steps fit): run the methods of one table in one process,
+    one after another, with the same budget and thread count.
+
+    Example (``python -m benchmarks.torchani_peer 20`` runs it)::
+
+        from minnp import data, datasets
+        train, valid, test = data.group_split(datasets.load("si_tersoff"), ["diamond 900 K"])
+        torchani_fit(train, valid, {"900 K": test}, ["Si"], budget_s=90)["test"]["900 K"]
     """
     from torchani.nn import ANINetworks  # noqa: F401 (fails early, with the install hint below)
 
