@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,16 +19,14 @@ from conftest import peer
 from minnp.batch import atoms_to_batch
 from minnp.descriptors import Descriptor, from_config
 from minnp.descriptors.base import jacobian_on_atoms
-from minnp.descriptors.harmonics import real_solid_harmonics
+from minnp.descriptors import soap_basis
+from minnp.descriptors.harmonics import real_solid_harmonics, real_solid_harmonics_gradient
 from minnp.descriptors.properties import check_invariances, pair_jacobian_error
 from minnp.descriptors.soap import SOAP, gto_basis
 
 
 def DScribeSOAP(**kw):
     return peer("dscribe.descriptors").SOAP(**kw)
-
-# torch warns once, from its own internals, when forward-mode autograd first loads
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 
 # ---- structures --------------------------------------------------------------------------------
@@ -101,6 +102,29 @@ def test_real_solid_harmonics_vanish_at_the_origin_except_l0():
     assert torch.all(Y[1:] == 0)
     (grad,) = torch.autograd.grad(Y.sum(), zero)
     assert torch.isfinite(grad).all()
+
+
+def test_solid_harmonics_gradient_equals_autograd_up_to_l_20():
+    torch.manual_seed(1)
+    v = torch.randn(3, 40, dtype=torch.float64, requires_grad=True)
+    Y = real_solid_harmonics(v[0], v[1], v[2], 20)  # ((l+1)², 40)
+    grad = real_solid_harmonics_gradient(Y.detach(), 20)  # (3, (l+1)², 40)
+    ref = torch.stack([torch.autograd.grad(row.sum(), v, retain_graph=True)[0] for row in Y], dim=1)
+    for l in range(21):  # each degree on its own scale (r^l grows fast)
+        rows = slice(l * l, (l + 1) ** 2)
+        assert (grad[:, rows] - ref[:, rows]).abs().max() <= 1e-12 * max(ref[:, rows].abs().max(), 1.0)
+
+
+@pytest.mark.parametrize("weighting", [{"function": "poly", "r0": 3.0, "c": 1.5, "m": 2},
+                                       {"function": "poly", "r0": 3.0, "c": 1.0, "m": 3.5},
+                                       {"function": "pow", "r0": 2.0, "c": 1.0, "d": 1.0, "m": 3, "w0": 0.5},
+                                       {"function": "exp", "r0": 1.0, "c": 2.0, "d": 0.5}])
+def test_density_weight_slopes_equal_autograd(weighting):
+    r = torch.linspace(0.0, 4.0, 81, dtype=torch.float64, requires_grad=True)
+    w = soap_basis.density_weights(r, soap_basis.check_weighting(weighting))
+    (ref,) = torch.autograd.grad(w.sum(), r)
+    slope = soap_basis.density_weights_slope(r.detach(), soap_basis.check_weighting(weighting))
+    np.testing.assert_allclose(slope.numpy(), ref.numpy(), rtol=1e-12, atol=1e-14)
 
 
 def test_gto_basis_is_dscribes_and_orthonormal():
@@ -390,6 +414,72 @@ def test_pair_jacobian_agrees_with_the_general_route_to_1e_12(options):
     assert J.shape == (len(nbrs), soap.get_number_of_features(), 3)
     assert (G - G_ref).abs().max() <= 1e-12 * G_ref.abs().max()
     assert (J - J_ref).abs().max() <= 1e-12 * J_ref.abs().max()
+
+
+def autograd_environment_jacobian(soap: SOAP, env, n_structures: int) -> torch.Tensor:
+    """The reference: ∂p/∂r_p by reverse-mode autograd through the features, one pass per column."""
+    vectors = env.vectors.detach().clone().requires_grad_()
+    p = soap.soap(dataclasses.replace(env, vectors=vectors), n_structures)  # (C or B, F)
+    return torch.stack([torch.autograd.grad(p[:, f].sum(), vectors, retain_graph=True)[0]
+                        for f in range(p.shape[1])], dim=1)  # (P, F, 3)
+
+
+JACOBIAN_OPTIONS = {
+    "plain": dict(), "crossover": dict(compression={"mode": "crossover"}),
+    "mu2": dict(compression={"mode": "mu2"}),
+    "mu1nu1_species_weighting": dict(compression={"mode": "mu1nu1",
+                                                   "species_weighting": {"H": 0.5, "C": 1.0, "O": 2.0,
+                                                                         "Na": 0.7, "Cl": 1.3}}),
+    "inner": dict(average="inner"), "outer": dict(average="outer"),
+    "poly_weighting": dict(weighting={"function": "poly", "r0": 3.0, "c": 1, "m": 2}),
+    "pow_weighting_w0": dict(weighting={"function": "pow", "r0": 2.0, "c": 1, "d": 1, "m": 2, "w0": 0.3}),
+    "exp_weighting": dict(weighting={"function": "exp", "r0": 1.0, "c": 2, "d": 0.5}),
+    "polynomial_basis": dict(rbf="polynomial"),
+}
+
+
+@pytest.mark.parametrize("option", list(JACOBIAN_OPTIONS))
+@pytest.mark.parametrize("system", ["cluster_3_species", "periodic_2_species"])
+def test_analytic_jacobian_equals_autograd_to_1e_12(system, option):
+    """The analytic environment Jacobian (product rule, harmonic gradients) against autograd."""
+    make, species, periodic = {"cluster_3_species": (ethanol, ["H", "C", "O"], False),
+                               "periodic_2_species": (rocksalt, ["Na", "Cl"], True)}[system]
+    kw = JACOBIAN_OPTIONS[option]
+    if "compression" in kw and "species_weighting" in kw["compression"]:
+        weights = {k: v for k, v in kw["compression"]["species_weighting"].items() if k in species}
+        kw = dict(kw, compression=dict(kw["compression"], species_weighting=weights))
+    soap = SOAP(species, r_cut=3.0, n_max=3, l_max=3, sigma=0.5, periodic=periodic, **kw)
+    batch = atoms_to_batch(make())
+    env, _ = soap.dscribe_environments(batch, [None], attach=True)
+    J = soap.environment_jacobian(env, 1)
+    J_ref = autograd_environment_jacobian(soap, env, 1)
+    assert J.shape == J_ref.shape == (len(env.centre), soap.get_number_of_features(), 3)
+    # DScribe's upward recursion for the polynomial basis amplifies rounding at small r: there
+    # forward- and reverse-mode autograd differ from each other by 1e-12 of the largest entry
+    tol = 1e-11 if option == "polynomial_basis" else 1e-12
+    assert (J - J_ref).abs().max() <= tol * J_ref.abs().max()
+
+
+@pytest.mark.parametrize("option", ["plain", "pow_weighting_w0", "inner"])
+def test_analytic_jacobian_with_fixed_centres_on_atoms_equals_autograd(option):
+    """attach=False: points on atoms (a neighbour at r = 0) and off them."""
+    soap = SOAP(["H", "C", "O"], r_cut=3.0, n_max=3, l_max=3, sigma=0.5, **JACOBIAN_OPTIONS[option])
+    atoms = ethanol()
+    batch = atoms_to_batch(atoms)
+    env, _ = soap.dscribe_environments(batch, [[0, 3, [0.1, 0.2, 0.3]]], attach=False)
+    assert bool(((env.vectors**2).sum(1) == 0).any())  # the case to prove
+    J, J_ref = soap.environment_jacobian(env, 1), autograd_environment_jacobian(soap, env, 1)
+    assert torch.isfinite(J).all()
+    assert (J - J_ref).abs().max() <= 1e-12 * J_ref.abs().max()
+
+
+def test_first_derivatives_call_loads_no_compiler():
+    """The Jacobian is plain torch: no torch.func / torch._dynamo import (seconds on a first call)."""
+    code = ("import sys; from ase.build import molecule; from minnp.descriptors import SOAP; "
+            "SOAP(['H', 'O'], r_cut=3.0, n_max=2, l_max=2).derivatives(molecule('H2O')); "
+            "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_pair_jacobian_matches_finite_differences_and_derivatives():

@@ -103,3 +103,58 @@ def real_solid_harmonics(x: Tensor, y: Tensor, z: Tensor, l_max: int, scale: Ten
             out.append(q[l].split([1, l])[1].flip(0) * torch.stack(sin_m[:l][::-1]))  # m = -l..-1
         out.append(q[l] * torch.stack(cos_m[: l + 1]))  # m = 0..l
     return torch.cat(out)  # ((l_max+1)², *S)
+
+
+@functools.lru_cache(maxsize=None)
+def _gradient_table(l_max: int) -> tuple[list, list]:
+    """Rows and coefficients of ∂_α (r^l Y_lm) = Σ_t coef[α][t] · (r^(l-1) Y_(l-1)m'), two terms t.
+
+    With ξ = x + iy and the complex Π_l^m = Q_l^m(z, r²) ξ^m (m ≥ 0, Y_lm = K_lm Re or Im Π_l^m,
+    K_lm = :func:`_normalisation`), the regular solid harmonics obey, for m ≥ 1,
+
+        ∂_z Π_l^m = (l+m) Π_(l-1)^m,    (∂_x + i∂_y) Π_l^m = -Π_(l-1)^(m+1),
+        (∂_x - i∂_y) Π_l^m = (l+m)(l+m-1) Π_(l-1)^(m-1),
+
+    and for m = 0 (Π_l^0 real) (∂_x - i∂_y) Π_l^0 = -conj(Π_(l-1)^1); Π_l^m = 0 for m > l.
+    """
+    def row(l, m):  # the layout of real_solid_harmonics
+        return l * l + l + m
+
+    def re(l, m, c):  # c · Re Π_l^m as (row, coefficient) of the real harmonics
+        return (row(l, m), c / _normalisation(l, m)) if m <= l else (0, 0.0)
+
+    def im(l, m, c):  # c · Im Π_l^m
+        return (row(l, -m), c / _normalisation(l, m)) if 0 < m <= l else (0, 0.0)
+
+    terms = [[[(0, 0.0), (0, 0.0)] for _ in range((l_max + 1) ** 2)] for _ in range(3)]  # [α][row][t]
+    for l in range(1, l_max + 1):
+        for m in range(l + 1):
+            k, up = _normalisation(l, m), l + m
+            if m == 0:
+                terms[0][row(l, 0)] = [re(l - 1, 1, -k), (0, 0.0)]
+                terms[1][row(l, 0)] = [im(l - 1, 1, -k), (0, 0.0)]
+                terms[2][row(l, 0)] = [re(l - 1, 0, k * l), (0, 0.0)]
+                continue
+            down = up * (up - 1) / 2  # (l+m)(l+m-1)/2
+            terms[0][row(l, m)] = [re(l - 1, m - 1, k * down), re(l - 1, m + 1, -k / 2)]  # cos rows
+            terms[1][row(l, m)] = [im(l - 1, m - 1, -k * down), im(l - 1, m + 1, -k / 2)]
+            terms[2][row(l, m)] = [re(l - 1, m, k * up), (0, 0.0)]
+            terms[0][row(l, -m)] = [im(l - 1, m - 1, k * down), im(l - 1, m + 1, -k / 2)]  # sin rows
+            terms[1][row(l, -m)] = [re(l - 1, m - 1, k * down), re(l - 1, m + 1, k / 2)]
+            terms[2][row(l, -m)] = [im(l - 1, m, k * up), (0, 0.0)]
+    rows = [[[t[i][0] for t in per_row] for i in range(2)] for per_row in terms]  # (3, 2, L²)
+    coefs = [[[t[i][1] for t in per_row] for i in range(2)] for per_row in terms]
+    return rows, coefs
+
+
+def real_solid_harmonics_gradient(Y: Tensor, l_max: int) -> Tensor:
+    """∇(r^l Y_lm) from the values Y ((l_max+1)², *S) of :func:`real_solid_harmonics`: (3, (l_max+1)², *S).
+
+    Each derivative of a degree-l solid harmonic is a solid harmonic of degree l-1: at most two
+    rows of Y times constants (:func:`_gradient_table`), so the gradient costs two gathers. A
+    ``scale`` given to :func:`real_solid_harmonics` carries through (it is linear).
+    """
+    rows, coefs = _gradient_table(l_max)
+    rows = torch.tensor(rows, device=Y.device)  # (3, 2, L²)
+    coefs = torch.tensor(coefs, dtype=Y.dtype, device=Y.device).reshape((3, 2, -1) + (1,) * (Y.dim() - 1))
+    return coefs[:, 0] * Y[rows[:, 0]] + coefs[:, 1] * Y[rows[:, 1]]  # (3, L², *S)

@@ -76,13 +76,14 @@ from minnp.descriptors import soap_basis
 from minnp.descriptors.base import Descriptor
 from minnp.descriptors.dscribe_api import SOAPSurface
 from minnp.descriptors.environments import Environments, atom_environments, mean_per_structure, pad_groups
-from minnp.descriptors.harmonics import real_solid_harmonics
+from minnp.descriptors.harmonics import real_solid_harmonics, real_solid_harmonics_gradient
 from minnp.descriptors.soap_basis import GAUSSIAN_THRESHOLD, gto_basis, polynomial_basis
 from minnp.neighbors import Neighbors
 
 Tensor = torch.Tensor
 
 BLOCK_PAIRS = 10240  # pair slots per block of centres: keeps temporaries small and in cache
+BLOCK_JACOBIAN_PAIRS = 2048  # the same for the Jacobian, whose temporaries are F·3 per pair
 
 
 class SOAP(SOAPSurface, Descriptor):
@@ -201,30 +202,33 @@ class SOAP(SOAPSurface, Descriptor):
 
     def _layout(self) -> dict[str, np.ndarray]:
         """Index tables: each column's place in the stacked power spectrum p[l, A, B] (``columns``),
-        and in the two halves of its derivative (``d_left``, ``d_right`` with species masks).
+        and in the two halves of its derivative (``jac_left``, ``jac_right`` with species masks).
 
         A = (Z1, n) and B = (Z2, n') index the rows of the left and right coefficient matrices;
-        a side summed over species (mu2, mu1nu1) has A = n or B = n' alone.
+        a side summed over species (mu2, mu1nu1) has A = n or B = n' alone. The derivative of a
+        column is D[l, n, R] (:meth:`environment_jacobian`) at (l, n, B's row) for ∂left·right and
+        at (l, n', A's row) for left·∂right, R counting the rows of :meth:`_rows`.
         """
         S, n = self.n_species, self.n_max
         A = n if self._left_summed else S * n
         B = n if self._right_summed else S * n
-        columns, d_left, d_right, left_mask, right_mask = [], [], [], [], []
+        R = A + B if self.compression == "mu1nu1" else A  # rows of _rows: c, then the species sum
+        columns, jac_left, jac_right, left_mask, right_mask = [], [], [], [], []
         for l, z1, a, z2, b in self._columns():
             row = a if self._left_summed else z1 * n + a
             col = b if self._right_summed else z2 * n + b
             columns.append((l * A + row) * B + col)
-            d_left.append((l * n + a) * B + col)  # from d(left)[a] · right[col]
-            d_right.append((l * A + row) * n + b)  # from left[row] · d(right)[b]
+            jac_left.append((l * n + a) * R + (R - B) + col)  # ∂left[a] · right[col]
+            jac_right.append((l * n + b) * R + row)  # left[row] · ∂right[b]
             left_mask.append([self._left_summed or z1 == s for s in range(S)])
             right_mask.append([self._right_summed or z2 == s for s in range(S)])
-        return {"columns": np.array(columns), "d_left": np.array(d_left), "d_right": np.array(d_right),
+        return {"columns": np.array(columns), "jac_left": np.array(jac_left), "jac_right": np.array(jac_right),
                 "left_mask": np.array(left_mask, dtype=float).T,  # (S, F)
                 "right_mask": np.array(right_mask, dtype=float).T}
 
     # ---- the maths -------------------------------------------------------------------------------
 
-    def angular(self, x: Tensor, y: Tensor, z: Tensor, weight: Tensor) -> Tensor:
+    def angular(self, x: Tensor, y: Tensor, z: Tensor, weight: Tensor | None = None) -> Tensor:
         """w r^l Y_lm (GTO) or w Y_lm(r̂) (polynomial) at neighbours of any shape (*P): ((l_max+1)², *P)."""
         if self.rbf == "gto":
             return real_solid_harmonics(x, y, z, self.l_max, weight)
@@ -232,17 +236,35 @@ class SOAP(SOAPSurface, Descriptor):
         r = torch.sqrt(torch.where(r2 > 1e-12, r2, torch.ones_like(r2)))  # an atom on the centre: only Y_00
         return real_solid_harmonics(x / r, y / r, z / r, self.l_max, weight)
 
-    def radial_parts(self, x: Tensor, y: Tensor, z: Tensor):
+    def angular_gradient(self, vectors: Tensor, theta: Tensor) -> Tensor:
+        """∇Θ of the unweighted angular part Θ = :meth:`angular` (L², P) at ``vectors`` (P, 3): (3, L², P).
+
+        GTO: ∇(r^l Y_lm) is a solid harmonic of degree l-1 (:func:`real_solid_harmonics_gradient`).
+        Polynomial: Θ = S(r̂) with S = r^l Y_lm homogeneous of degree l, so ∇Θ = (∇S(r̂) - l r̂ S(r̂)) / r.
+        """
+        grad = real_solid_harmonics_gradient(theta, self.l_max)  # (3, L², P)
+        if self.rbf == "gto":
+            return grad
+        r = torch.linalg.norm(vectors, dim=1)  # (P,) never 0 here (environment_jacobian checks)
+        l = torch.repeat_interleave(torch.arange(self.l_max + 1, device=r.device),
+                                    torch.tensor(self._per_l, device=r.device)).to(r.dtype)  # (L²,)
+        unit = (vectors / r[:, None]).T  # (3, P)
+        return (grad - l[:, None] * unit[:, None, :] * theta) / r
+
+    def radial_parts(self, x: Tensor, y: Tensor, z: Tensor, slope: bool = False):
         """For l = 0..l_max, the radial factor of each neighbour (*P) before Σ_j, one l at a time.
 
         GTO: exp(-γ_lk r²), (n_max, *P). Polynomial: DScribe's numerical integral
         Σ_w projection[n, w] F_l(r_w, r), (n_max, *P), with F_l by upward recursion, quirks kept.
+        ``slope=True`` yields pairs (R, R'/r): GTO -2γ R; polynomial the recursion differentiated
+        (not at r = 0, where DScribe's numerics have no derivative).
         """
         r2 = x * x + y * y + z * z
         column = (-1,) + (1,) * r2.dim()
         if self.rbf == "gto":
             for gamma in self.gamma.to(r2.dtype):
-                yield torch.exp(-gamma.reshape(column) * r2)
+                values = torch.exp(-gamma.reshape(column) * r2)
+                yield (values, -2 * gamma.reshape(column) * values) if slope else values
             return
         eta, rw = self.eta, self.grid.to(r2.dtype).reshape(column)  # (W, 1...)
         centre = r2 <= 1e-12  # DScribe's test for an atom on the centre
@@ -253,12 +275,25 @@ class SOAP(SOAPSurface, Descriptor):
         projection = self.projection.to(r2.dtype)
         f = [inverse * (minus - plus)]  # F_0 = e^(-η(r² + r_j²)) sinh(2η r r_j) / (2η r r_j)
         f.append(inverse * (minus + plus - 2 * f[0]))  # F_1
+        if slope:  # the same recursion for dF_l/dr
+            d_minus, d_plus, d_inverse = 2 * eta * (rw - r) * minus, -2 * eta * (rw + r) * plus, -inverse / r
+            df = [d_inverse * (minus - plus) + inverse * (d_minus - d_plus)]
+            df.append(d_inverse * (minus + plus - 2 * f[0]) + inverse * (d_minus + d_plus - 2 * df[0]))
         at_centre = [torch.exp(-eta * rw**2)]  # F_l(r, 0): e^(-η r²) for l = 0, 0 above
         for l in range(self.l_max + 1):
             if l >= 2:
-                f.append(torch.clamp(f[l - 2] - (4 * l - 2) * inverse * f[l - 1], min=0.0))  # DScribe's clamp
+                unclamped = f[l - 2] - (4 * l - 2) * inverse * f[l - 1]
+                f.append(torch.clamp(unclamped, min=0.0))  # DScribe's clamp
+                if slope:
+                    d = df[l - 2] - (4 * l - 2) * (d_inverse * f[l - 1] + inverse * df[l - 1])
+                    df.append(torch.where(unclamped >= 0, d, 0.0))
             values = torch.where(centre, at_centre[0] if l == 0 else 0.0, f[l])  # (W, *P)
-            yield (projection @ values.reshape(len(projection[0]), -1)).reshape((-1,) + r2.shape)
+            values = (projection @ values.reshape(len(projection[0]), -1)).reshape((-1,) + r2.shape)
+            if slope:
+                d = (projection @ (df[l] / r).reshape(len(projection[0]), -1)).reshape((-1,) + r2.shape)
+                yield values, d
+            else:
+                yield values
 
     def expand(self, env: Environments) -> Tensor:
         """Expansion coefficients c (C, S, n_max, (l_max+1)²) of each environment's density.
@@ -290,14 +325,6 @@ class SOAP(SOAPSurface, Descriptor):
                        for l in range(L)], dim=-1)  # (G, n, L²)
         return c.reshape(env.n_centres, S, n, L * L) + self._self_term(env)
 
-    def pair_terms(self, vectors: Tensor, species: Tensor) -> Tensor:
-        """Each neighbour's own contribution to c (before Σ_j), (P, n_max, (l_max+1)²)."""
-        x, y, z = vectors[:, 0], vectors[:, 1], vectors[:, 2]
-        ylm = self.angular(x, y, z, self._weights(vectors, species)).split(self._per_l)  # (2l+1, P) per l
-        radial = self.radial.to(vectors.dtype)
-        return torch.cat([torch.einsum("nk,kp,mp->pnm", radial[l], part, ylm[l])
-                          for l, part in enumerate(self.radial_parts(x, y, z))], dim=-1)
-
     def _weights(self, vectors: Tensor, species: Tensor) -> Tensor:
         """w_j of every pair: the weighting function times the species weight, (P,)."""
         w = self.species_weights.to(vectors.dtype)[species]
@@ -326,6 +353,18 @@ class SOAP(SOAPSurface, Descriptor):
         right = summed if self._right_summed else c
         return left.flatten(1, 2), right.flatten(1, 2)
 
+    def _rows(self, c: Tensor) -> Tensor:
+        """Every row the two sides of the power spectrum use, once: (C, R, L²).
+
+        c's S·n rows; the species sum (n rows) for mu2; both (c first) for mu1nu1.
+        """
+        summed = c.sum(1)  # (C, n, L²)
+        if self.compression == "mu2":
+            return summed
+        if self.compression == "mu1nu1":
+            return torch.cat([c.flatten(1, 2), summed], dim=1)
+        return c.flatten(1, 2)
+
     def power_spectrum(self, c: Tensor) -> Tensor:
         """p = π √(8/(2l+1)) Σ_m c c' in DScribe's column order: (C, S, n, L²) -> (C, F)."""
         left, right = (side.split(self._per_l, dim=-1) for side in self._sides(c))  # per l: (C, A or B, 2l+1)
@@ -346,7 +385,7 @@ class SOAP(SOAPSurface, Descriptor):
         env = atom_environments(batch, nbrs, self.species_index(batch), vectors=vectors)
         return self.soap(env, batch.n_structures)
 
-    # ---- the pair Jacobian, by forward-mode autograd -------------------------------------------
+    # ---- the pair Jacobian, analytic ---------------------------------------------------------
 
     def pair_jacobian(self, batch: Batch, nbrs: Neighbors | None = None) -> tuple[Tensor, Neighbors, Tensor]:
         """G (N, F), the neighbour list, and J (P, F, 3) = ∂G_{i_p}/∂r_p (see :class:`Descriptor`).
@@ -362,15 +401,24 @@ class SOAP(SOAPSurface, Descriptor):
 
     def environment_jacobian(self, env: Environments, n_structures: int = 1) -> Tensor:
         """∂p_c/∂r_p of every pair p of the environments, (P, F, 3), c the pair's centre (or its
-        structure when averaging); r_p = r_j relative to the centre.
+        structure when averaging); r_p = r_j relative to the centre. Analytic, no autograd.
 
-        Features of centre c depend only on the pair vectors of its own environment, so:
+        Pair p adds t[n, lm] = ρ_ln(r) Θ_lm(r_p) to its centre's coefficients of its species, with
+        ρ_ln = w(r) Σ_k radial[l, n, k] R_lk(r) (weight times radial part, :meth:`pair_radial`) and
+        Θ = r^l Y_lm (GTO) or Y_lm(r̂) (polynomial). The product rule gives
 
-        1. dc/dr_p of each pair by forward-mode autograd through :meth:`pair_terms` (one pass
-           per Cartesian direction; each pair only sees its own tangent);
-        2. the power spectrum is bilinear, p = pref left·rightᵀ, so dp = pref (d left·rightᵀ +
-           left·d rightᵀ), a batched product per centre and l (species masks pick the block of
-           the neighbour's species).
+            ∂t[n, lm]/∂r_α = ρ'_ln(r) (r_α / r) Θ_lm + ρ_ln ∂_α Θ_lm.
+
+        The power spectrum is bilinear, p_AB = pref_l Σ_m left_A,lm right_B,lm, so a pair changes it
+        by pref_l (∂left_A · right_B + left_A · ∂right_B): each half is the pair's ∂t times ONE
+        coefficient row c_R of its centre (R: a row of ``left`` or ``right``, :meth:`_rows`),
+
+            D[n, R, α] = Σ_m ∂_α t[n, lm] c_R,lm = (ρ'_ln / r) r_α X_R + ρ_ln Y_R,α,
+            X_R = Σ_m Θ_lm c_R,lm,        Y_R,α = Σ_m ∂_α Θ_lm c_R,lm.
+
+        X and Y (4 numbers per pair, l and row) are one batched matrix product per l over a block
+        of centres (pairs padded per centre); D's entries are then picked into DScribe's columns
+        (``jac_left`` and ``jac_right``), keeping a half only when the pair's species owns its row.
         """
         L, n, F = self.l_max + 1, self.n_max, self.get_number_of_features()
         if self.rbf == "polynomial" and bool(((env.vectors**2).sum(1) <= 1e-12).any()):
@@ -383,50 +431,60 @@ class SOAP(SOAPSurface, Descriptor):
             c = mean_per_structure(c, env.structure, n_structures)[env.structure]
         if self.average != "off":  # each centre's share of the average
             scale = 1.0 / torch.bincount(env.structure, minlength=n_structures).to(c.dtype)[env.structure]
-        left, right = self._sides(c)  # (C, A, L²), (C, B, L²)
-        jacobian = c.new_zeros(len(env.centre), F, 3)  # (P, F, 3)
+        rows = self._rows(c)  # (C, R, L²)
+        n_rows = rows.shape[1]
+        prefactor = torch.tensor([_prefactor(l) for l in range(L)], dtype=c.dtype, device=c.device)
 
         order = torch.argsort(env.centre, stable=True)  # pairs grouped by centre
         counts, slot, width = pad_groups(env.centre, env.n_centres)
         ends = [0] + torch.cumsum(counts, 0).tolist()
-        per_pair = 3 * L * n * (left.shape[1] + right.shape[1] + L)  # numbers held per pair
-        block = max(1, 2**23 // (per_pair * width))
+        jacobian = c.new_empty(len(env.centre), F, 3)  # (P, F, 3), pairs in ``order``
+        block = max(1, BLOCK_JACOBIAN_PAIRS // width)
         for start in range(0, env.n_centres, block):  # blocks of centres, bounded memory
             stop = min(start + block, env.n_centres)
-            b = stop - start
-            pairs = order[ends[start]:ends[stop]]
+            b, pairs = stop - start, order[ends[start]:ends[stop]]
             centre, where, s = env.centre[pairs] - start, slot[pairs], env.species[pairs]
-            dc = self._pair_term_jacobian(env.vectors[pairs], s)  # (3, p, n, L²)
-            dc = dc * scale[env.centre[pairs], None, None]
-            d_left, d_right = [], []
-            for l, dc_l in enumerate(dc.split(self._per_l, dim=-1)):  # (3, p, n, 2l+1)
-                m = slice(l * l, (l + 1) ** 2)
-                padded = dc.new_zeros(b, width, 3, n, 2 * l + 1)
-                padded[centre, where] = dc_l.transpose(0, 1)
-                padded = padded.reshape(b, -1, 2 * l + 1)  # (b, M·3·n, 2l+1): the pairs of each centre
-                d_left.append(torch.bmm(padded, right[start:stop, :, m].transpose(1, 2))  # (b, M·3·n, B)
-                              .reshape(b, width, 3, -1)[centre, where] * _prefactor(l))  # (p, 3, n·B)
-                d_right.append(torch.bmm(left[start:stop, :, m], padded.transpose(1, 2))  # (b, A, M·3·n)
-                               .reshape(b, -1, width, 3, n).permute(0, 2, 3, 1, 4)[centre, where]
-                               .reshape(len(pairs), 3, -1) * _prefactor(l))  # (p, 3, A·n)
-            d_left, d_right = torch.cat(d_left, -1), torch.cat(d_right, -1)  # (p, 3, L·n·B), (p, 3, L·A·n)
-            d_left, d_right = d_left[..., self.d_left], d_right[..., self.d_right]  # (p, 3, F) each
-            if self.n_species > 1:  # the neighbour perturbs only its own element's rows / columns
-                d_left, d_right = d_left * self.left_mask[s][:, None], d_right * self.right_mask[s][:, None]
-            jacobian[pairs] = (d_left + d_right).transpose(1, 2)  # (p, F, 3)
+            vectors = env.vectors[pairs]  # (p, 3)
+            rho, slope = self.pair_radial(vectors, s)  # (L, n, p) each: ρ and ρ'/r
+            share = prefactor[:, None, None] * scale[env.centre[pairs]]  # (L, 1, p): pref_l, average
+            rho, slope = rho * share, slope * share  # (L, n, p)
+            theta = self.angular(vectors[:, 0], vectors[:, 1], vectors[:, 2])  # (L², p)
+            angular = torch.cat([theta[None], self.angular_gradient(vectors, theta)])  # (4, L², p): Θ, ∇Θ
+            padded = c.new_zeros(b, width, 4, L * L)
+            padded[centre, where] = angular.permute(2, 0, 1)  # (b, M, 4, L²): the pairs of each centre
+            xy = torch.stack([torch.bmm(padded[..., l * l:(l + 1) ** 2].reshape(b, width * 4, 2 * l + 1),
+                                        rows[start:stop, :, l * l:(l + 1) ** 2].transpose(1, 2))  # (b, M·4, R)
+                              .reshape(b, width, 4, n_rows)[centre, where] for l in range(L)])  # (L, p, 4, R)
+            xy = xy.permute(0, 3, 2, 1).contiguous()  # (L, R, 4, p): X, Y_x, Y_y, Y_z
+            x_r = xy[:, :, :1] * vectors.T  # (L, R, 3, p): X_R r_α
+            # D[l, n, R, α] for every pair (pairs last: long contiguous rows for the products and picks)
+            d = torch.mul(slope[:, :, None, None], x_r[:, None], out=c.new_empty(L, n, n_rows, 3, len(pairs)))
+            d = d.addcmul_(rho[:, :, None, None], xy[:, None, :, 1:]).reshape(-1, 3, len(pairs))  # (L·n·R, 3, p)
+            left, right = d[self.jac_left], d[self.jac_right]  # (F, 3, p): ∂left·right, left·∂right
+            if self.n_species > 1:  # the neighbour perturbs only its own element's rows
+                left, right = left * self.left_mask[s].T[:, None], right * self.right_mask[s].T[:, None]
+            jacobian[ends[start]:ends[stop]] = (left + right).permute(2, 0, 1)  # (p, F, 3)
+        if bool((order[1:] < order[:-1]).any()):  # pairs were not grouped by centre: put them back
+            jacobian = torch.empty_like(jacobian).index_copy_(0, order, jacobian)
         return jacobian
 
-    def _pair_term_jacobian(self, vectors: Tensor, species: Tensor) -> Tensor:
-        """dc/dr of each pair's own term along x, y, z by forward-mode autograd: (3, P, n, L²).
+    def pair_radial(self, vectors: Tensor, species: Tensor) -> tuple[Tensor, Tensor]:
+        """ρ_ln = w Σ_k radial[l,n,k] R_lk of each pair and ρ'_ln / r (0 at r = 0): (L, n, P) each.
 
-        One Jacobian-vector product per direction (batched with vmap), with the same tangent on
-        every pair: each pair's term depends on its own vector only, so it sees only its own.
+        ρ' = w' Σ_k radial R + w Σ_k radial R' (product rule); R'/r from :meth:`radial_parts`.
         """
-        def along(tangent):
-            return torch.func.jvp(lambda v: self.pair_terms(v, species), (vectors,), (tangent,))[1]
-
-        directions = torch.eye(3, dtype=vectors.dtype, device=vectors.device)[:, None, :]
-        return torch.func.vmap(along)(directions.expand(3, len(vectors), 3))
+        r = torch.linalg.norm(vectors, dim=1)  # (P,)
+        w = self._weights(vectors, species)  # (P,)
+        w_slope = torch.zeros_like(r)  # w'(r) / r
+        if self.weighting:
+            slope = soap_basis.density_weights_slope(r, self.weighting) * self.species_weights.to(r.dtype)[species]
+            w_slope = torch.where(r > 0, slope / torch.where(r > 0, r, torch.ones_like(r)), 0.0)
+        radial = self.radial.to(vectors.dtype)  # (L, n, k)
+        rho, rho_slope = [], []
+        for l, (part, part_slope) in enumerate(self.radial_parts(*vectors.T, slope=True)):  # (k, P) each
+            rho.append(radial[l] @ (w * part))
+            rho_slope.append(radial[l] @ (w_slope * part + w * part_slope))
+        return torch.stack(rho), torch.stack(rho_slope)
 
     def config(self) -> dict:
         """The constructor's arguments as plain Python: ``SOAP(**soap.config())`` is the same SOAP."""

@@ -9,7 +9,8 @@
   100-point Gauss–Legendre grid.
 - Weighting: w(r) of each neighbour's Gaussian, x = r / r0: poly c (1 + 2x³ - 3x²)^m (x ≤ 1),
   pow c / (d + x^m), exp c / (d + e^-x); ``w0`` for an atom exactly on the centre. DScribe's
-  checks on the weighting dict and its rule for r_cut when none is given are here too.
+  checks on the weighting dict and its rule for r_cut when none is given are here too; dw/dr
+  for the analytic derivatives.
 - Species weights: ``compression["species_weighting"]``, one factor per species' density.
 
 The overlap matrices are badly conditioned (cond ~10⁸–10¹³), so β is computed with exactly
@@ -96,6 +97,32 @@ def density_weights(r: Tensor, weighting: dict) -> Tensor:
     if "w0" in weighting:
         w = torch.where(r == 0, torch.full_like(r, weighting["w0"]), w)
     return w
+
+
+def density_weights_slope(r: Tensor, weighting: dict) -> Tensor:
+    """dw/dr of :func:`density_weights` (0 without a function, at r = 0 and beyond poly's r0).
+
+    poly: c m (1 + 2x³ - 3x²)^(m-1) (6x² - 6x) / r0;  pow: -c m x^(m-1) / (d + x^m)² / r0;
+    exp: c e^-x / (d + e^-x)² / r0.
+    """
+    function = weighting.get("function")
+    if function is None:
+        return torch.zeros_like(r)
+    safe_r = torch.where(r == 0, torch.ones_like(r), r)
+    r0, c = weighting["r0"], weighting["c"]
+    x = safe_r / r0
+    if function == "poly":
+        m = weighting["m"]
+        base = torch.clamp(1 + 2 * x**3 - 3 * x**2, min=0)
+        slope = c * m * base ** (m - 1) * (6 * x**2 - 6 * x) / r0
+        slope = torch.where(x <= 1, slope, torch.zeros_like(slope))
+    elif function == "pow":
+        m, d = weighting["m"], weighting["d"]
+        slope = -c * m * x ** (m - 1) / (d + x**m) ** 2 / r0
+    else:  # "exp"
+        e = torch.exp(-x)
+        slope = c * e / (weighting["d"] + e) ** 2 / r0
+    return torch.where(r == 0, torch.zeros_like(slope), slope)
 
 
 def weight_at_zero(weighting: dict) -> float:
