@@ -229,15 +229,17 @@ def tersoff_energies(batch: Batch, nbrs: Neighbors, bond: Tensor, repulsion: Ten
     # ζ_ij: every other neighbour k of i
     p, q = neighbor_triples(nbrs, batch.positions.shape[0])  # (T,) bonds i-j and i-k
     three = triple(p, q)  # (T, 14)
-    keep = is_bond[p] & (r[q] < three[:, COLUMN["R"]] + three[:, COLUMN["D"]])
-    p, q, three = p[keep], q[keep], three[keep]
+    r_p, r_q = r.index_select(0, p), r.index_select(0, q)  # (T,) r_ij, r_ik
+    keep = is_bond.index_select(0, p) & (r_q < three[:, COLUMN["R"]] + three[:, COLUMN["D"]])
+    if not keep.all():  # (in a one-element crystal every triple counts: nothing to copy)
+        p, q, three, r_p, r_q = p[keep], q[keep], three[keep], r_p[keep], r_q[keep]
     col = {name: three[:, k] for name, k in COLUMN.items()}
-    cos_theta = (r_vec[p] * r_vec[q]).sum(dim=1) / (r[p] * r[q])  # (T,)
+    cos_theta = (r_vec.index_select(0, p) * r_vec.index_select(0, q)).sum(dim=1) / (r_p * r_q)  # (T,)
     g = angular(cos_theta, col["gamma"], col["c"], col["d"], col["costheta0"])
-    x = col["lambda3"] * (r[p] - r[q])
+    x = col["lambda3"] * (r_p - r_q)
     x = torch.where(col["m"] == 3, x**3, x)
     exp_term = torch.exp(x.clamp(-69.0776, 69.0776))  # LAMMPS caps the exponent at ±69.0776 (e^±69 = 10^±30)
-    zeta_terms = cutoff_function(r[q], col["R"], col["D"]) * g * exp_term  # (T,)
+    zeta_terms = cutoff_function(r_q, col["R"], col["D"]) * g * exp_term  # (T,)
     zeta = torch.zeros(r.shape, dtype=zeta_terms.dtype, device=r.device).index_add(0, p, zeta_terms)  # (P,)
 
     b = bond_order(zeta, bond[:, COLUMN["beta"]], bond[:, COLUMN["n"]])  # (P,)
@@ -366,14 +368,24 @@ class Tersoff(torch.nn.Module):
         """Per-atom energies (N,) with the parameter ``table`` (n_el, n_el, n_el, 14) of entries i-j-k."""
         t = species_index(batch.numbers, self.numbers, "this Tersoff potential")  # (N,) row of each atom
         nbrs = batch.neighbors(self.r_cut)
+        n_el = len(self.species)
+        if n_el == 1:  # one entry for every bond and triple: a view, nothing gathered
+            entry = table[0, 0, 0]  # (14,)
+            return tersoff_energies(batch, nbrs, bond=entry.expand(len(nbrs), -1), repulsion=entry.expand(len(nbrs), -1),
+                                    triple=lambda p, q: entry.expand(len(p), -1))
         with torch.no_grad():  # keep only pairs some entry can use: fewer triples
             useful = nbrs.vectors(batch).norm(dim=1) < self.pair_cut[t[nbrs.i], t[nbrs.j]]
         nbrs = Neighbors(nbrs.i[useful], nbrs.j[useful], nbrs.shift[useful], nbrs.r_cut)
         ti, tj = t[nbrs.i], t[nbrs.j]  # (P,)
+        entries = table.reshape(-1, len(FIELDS))  # (n_el³, 14): entry a-b-c in row (a n_el + b) n_el + c
+
+        def rows(a, b, c):  # the entries a-b-c, gathered with index_select (faster than table[a, b, c])
+            return entries.index_select(0, (a * n_el + b) * n_el + c)
+
         return tersoff_energies(batch, nbrs,
-                                bond=table[ti, tj, tj],  # entry i-j-j
-                                repulsion=table[self._repulsion_entry(batch, nbrs, ti, tj)],
-                                triple=lambda p, q: table[ti[p], tj[p], tj[q]])  # entry i-j-k
+                                bond=rows(ti, tj, tj),  # entry i-j-j
+                                repulsion=rows(*self._repulsion_entry(batch, nbrs, ti, tj)),
+                                triple=lambda p, q: rows(ti[p], tj[p], tj[q]))  # entry i-j-k
 
     @staticmethod
     def _repulsion_entry(batch: Batch, nbrs: Neighbors, ti: Tensor, tj: Tensor):
