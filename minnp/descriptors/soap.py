@@ -261,10 +261,11 @@ class SOAP(SOAPSurface, Descriptor):
         """
         r2 = x * x + y * y + z * z
         column = (-1,) + (1,) * r2.dim()
-        if self.rbf == "gto":
-            for gamma in self.gamma.to(r2.dtype):
-                values = torch.exp(-gamma.reshape(column) * r2)
-                yield (values, -2 * gamma.reshape(column) * values) if slope else values
+        if self.rbf == "gto":  # every (l, k) in one exp, then l by l
+            gamma = self.gamma.to(r2.dtype).reshape(column)  # (L·k, 1...)
+            values = torch.exp(-gamma * r2)  # (L·k, *P)
+            for part, g in zip(values.split(self.n_max), gamma.split(self.n_max)):
+                yield (part, -2 * g * part) if slope else part
             return
         eta, rw = self.eta, self.grid.to(r2.dtype).reshape(column)  # (W, 1...)
         centre = r2 <= 1e-12  # DScribe's test for an atom on the centre
@@ -321,7 +322,7 @@ class SOAP(SOAPSurface, Descriptor):
                                    ylm[l].permute(1, 2, 0))  # (b, M, 2l+1)
                          for l, radial in enumerate(self.radial_parts(xb, yb, zb))])
         radial = self.radial.to(env.vectors.dtype)
-        c = torch.cat([torch.einsum("nk,gkm->gnm", radial[l], torch.cat([s[l] for s in sums]))
+        c = torch.cat([torch.matmul(radial[l], torch.cat([s[l] for s in sums]) if len(sums) > 1 else sums[0][l])
                        for l in range(L)], dim=-1)  # (G, n, L²)
         return c.reshape(env.n_centres, S, n, L * L) + self._self_term(env)
 
