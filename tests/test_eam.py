@@ -16,6 +16,7 @@ from lammps_helpers import assert_matches, case_files, lammps_live, lammps_refer
 
 from minnp import Calculator, atoms_to_batch, compute
 from minnp.potentials import EAM, ZhouEAM
+from minnp.potentials import eam as eam_module
 from minnp.potentials.eam import eam_energies, lammps_spline, spline_value
 from minnp.potentials.zhou_eam import ZHOU_2004
 
@@ -239,6 +240,7 @@ class ReadableEAM(torch.nn.Module):
 
 
 def assert_fast_equals_readable(model: EAM, atoms, tol=1e-12):
+    """Energies, per-atom energies, forces and stress; ``atoms`` may be a list (a batch)."""
     fast = compute(model, atoms_to_batch(atoms), stress=True)
     slow = compute(ReadableEAM(model), atoms_to_batch(atoms), stress=True)
     for key in ("energy", "energies", "forces", "stress"):
@@ -250,6 +252,7 @@ def test_fast_path_equals_readable_eam_to_1e12():
     and a compressed cell whose densities lie beyond ρ_max, where F continues linearly."""
     alloy = ZhouEAM(["Cu", "Ag"]).tabulate(2000, 2000)
     assert_fast_equals_readable(alloy, cu_ag(7))
+    assert_fast_equals_readable(alloy, [cu_ag(9), rattled(bulk("Ag", "fcc", a=4.09, cubic=True).repeat(2), 10, 0.05, 0.02)])
     copper = ZhouEAM(["Cu"]).tabulate(2000, 2000, rho_max=30.0)
     squeezed = rattled(bulk("Cu", "fcc", a=3.3, cubic=True).repeat(2), 8)
     assert_fast_equals_readable(copper, squeezed)
@@ -268,6 +271,13 @@ ONE_CASE_PER_FILE = list({c["potential"]: c for c in CASES}.values())  # the las
 def test_fast_path_equals_readable_eam_on_lammps_files(case, tmp_path):
     """funcfl, setfl and Finnis–Sinclair files: the fast path and the readable one agree to 1e-12."""
     assert_fast_equals_readable(model_for(case, tmp_path), case["atoms"])
+
+
+def test_fast_path_chunks_pairs_without_changing_a_number(monkeypatch):
+    """More pairs than one chunk (a 256-atom cell, chunks of 1000 pairs) give the readable numbers too."""
+    monkeypatch.setattr(eam_module, "PAIR_CHUNK", 1000)
+    atoms = rattled(bulk("Cu", "fcc", a=3.615, cubic=True).repeat(4), 11, 0.05, 0.01)
+    assert_fast_equals_readable(ZhouEAM(["Cu", "Ag"]).tabulate(2000, 2000), atoms)
 
 
 def test_fast_forces_refuse_second_derivatives_with_a_clear_message():

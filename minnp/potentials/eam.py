@@ -29,8 +29,8 @@ large cells, and the derivative it finds is one number per pair,
     ∂E/∂r_p = F'(ρ_i) f'(r_p) + ½ φ'(r_p)      for the pair p = i-j,   φ' = ((rφ)' - φ) / r,
 
 which the same spline coefficients give directly (LAMMPS' ``fp`` and ``rhojp``/``z2p``).
-:func:`eam_energies_fast` computes it in the forward pass and hands it to autograd
-(:class:`EAMFromDistances`), so only r_p = |x_j - x_i + S·cell| is differentiated by autograd.
+:func:`eam_energies_fast` computes it in the forward pass and, in backward, turns it into the
+pair forces and the virial itself (:class:`EAMFromPositions`), chunk by chunk of pairs.
 :class:`EAM` uses it; :func:`eam_energies` stays the definition (tests/test_eam.py checks they agree
 to 1e-12).
 """
@@ -148,41 +148,74 @@ def spline_value_and_derivative(coefficients: Tensor, element: Tensor | None, x:
 
 def eam_energies_fast(batch: Batch, model: EAM) -> Tensor:
     """:func:`eam_energies` of a tabulated :class:`EAM`, (N,), with the pair derivatives computed
-    alongside the energy (:class:`EAMFromDistances`): the same numbers, forces several times faster."""
+    alongside the energy (:class:`EAMFromPositions`): the same numbers, forces several times faster."""
     t = species_index(batch.numbers, model.numbers, "this EAM potential")  # (N,)
     nbrs = batch.neighbors(model.r_cut)
-    r = nbrs.vectors(batch).norm(dim=1)  # (P,) the only part autograd differentiates
-    energies = EAMFromDistances.apply(r, nbrs.i, nbrs.j, t, model)
+    pair_structure = None if batch.n_structures == 1 else batch.structure.index_select(0, nbrs.i)  # (P,)
+    energies = EAMFromPositions.apply(batch.positions, batch.cell, nbrs.i, nbrs.j, nbrs.shift, pair_structure,
+                                      t, model)
     return energies.to(batch.positions.dtype)
 
 
-class EAMFromDistances(torch.autograd.Function):
-    """Per-atom EAM energies (N,) from pair distances r (P,), with ∂E_i/∂r_p saved for backward.
+PAIR_CHUNK = 2**16  # pairs per chunk in EAMFromPositions (a few hundred kB per temporary)
 
-    forward: ρ_i = Σ_p f(r_p), E_i = F(ρ_i) + ½ Σ_p φ(r_p), and w_p = F'(ρ_i) f'(r_p) + ½ φ'(r_p);
-    backward: ∂L/∂r_p = (∂L/∂E_i) w_p. First derivatives only: for second derivatives
+
+def _chunk_vectors(positions: Tensor, cell: Tensor, i: Tensor, j: Tensor, shift: Tensor,
+                   pair_structure: Tensor | None) -> Tensor:
+    """r_ij = x_j - x_i + S·cell of a chunk of pairs, (p, 3): :meth:`minnp.neighbors.Neighbors.vectors`."""
+    if pair_structure is None:  # one structure: one cell
+        offset = shift @ cell[0]
+    else:
+        offset = torch.einsum("pa,pab->pb", shift, cell.index_select(0, pair_structure))
+    return positions.index_select(0, j) - positions.index_select(0, i) + offset
+
+
+class EAMFromPositions(torch.autograd.Function):
+    """Per-atom EAM energies (N,) from positions and cells, with ∂E_i/∂r_p saved for backward.
+
+    forward: r_p = |x_j - x_i + S·cell|, ρ_i = Σ_p f(r_p), E_i = F(ρ_i) + ½ Σ_p φ(r_p) and
+    w_p = ∂E_i/∂r_p = F'(ρ_i) f'(r_p) + ½ φ'(r_p);
+    backward: with g_p = (∂L/∂E_i) w_p r_p/|r_p| (the pair's force), ∂L/∂x_j += g_p,
+    ∂L/∂x_i -= g_p and ∂L/∂cell += S_p ⊗ g_p (the virial; through it autograd finds the stress).
+
+    Pairs are processed in chunks of :data:`PAIR_CHUNK`, so no temporary is as long as the pair
+    list (on 10^7 pairs whole-list temporaries, each a fresh allocation, made it several times
+    slower); sums run in the list's order. First derivatives only: for second derivatives
     (``create_graph=True``) use :func:`eam_energies`, which autograd differentiates to any order.
     """
 
     @staticmethod
-    def forward(ctx, r: Tensor, i: Tensor, j: Tensor, t: Tensor, model: EAM) -> Tensor:
-        n_el = len(model.species)
-        if n_el == 1:  # one element: every pair reads the same tables
-            density_row = pair_row = None
-        else:
-            ti, tj = t.index_select(0, i), t.index_select(0, j)  # (P,)
-            density_row, pair_row = tj * n_el + ti, ti * n_el + tj  # the density j puts at i; φ_ij
-        f, df = spline_value_and_derivative(model.rhor_spline, density_row, r, model.dr)  # (P,), (P,)
-        rphi, drphi = spline_value_and_derivative(model.z2r_spline, pair_row, r, model.dr)
-        phi = rphi / r
-        dphi = (drphi - phi) / r  # (P,) φ' from (rφ)'
-        zeros = torch.zeros(t.shape[0], dtype=f.dtype, device=r.device)  # (N,)
-        rho = zeros.index_add(0, i, f)  # (N,)
+    def forward(ctx, positions: Tensor, cell: Tensor, i: Tensor, j: Tensor, shift: Tensor,
+                pair_structure: Tensor | None, t: Tensor, model: EAM) -> Tensor:
+        n_el, n_atoms, n_pairs = len(model.species), t.shape[0], i.shape[0]
+        dtype = torch.promote_types(model.rhor_spline.dtype, positions.dtype)  # the functions' dtype
+        rho = torch.zeros(n_atoms, dtype=dtype, device=positions.device)  # (N,) density at each atom
+        pair_energy = torch.zeros_like(rho)  # (N,) ½ Σ_j φ(r_ij)
+        df = torch.empty(n_pairs, dtype=dtype, device=positions.device)  # (P,) f'(r)
+        dphi = torch.empty_like(df)  # (P,) φ'(r)
+        for lo in range(0, n_pairs, PAIR_CHUNK):
+            part = slice(lo, lo + PAIR_CHUNK)
+            i_, j_ = i[part], j[part]
+            ps = None if pair_structure is None else pair_structure[part]
+            r = _chunk_vectors(positions, cell, i_, j_, shift[part], ps).norm(dim=1)  # (p,)
+            if n_el == 1:  # one element: every pair reads the same tables
+                density_row = pair_row = None
+            else:
+                ti, tj = t.index_select(0, i_), t.index_select(0, j_)
+                density_row, pair_row = tj * n_el + ti, ti * n_el + tj  # the density j puts at i; φ_ij
+            f, df[part] = spline_value_and_derivative(model.rhor_spline, density_row, r, model.dr)
+            rphi, drphi = spline_value_and_derivative(model.z2r_spline, pair_row, r, model.dr)
+            phi = rphi / r
+            dphi[part] = (drphi - phi) / r  # φ' from (rφ)'
+            rho.index_add_(0, i_, f)
+            pair_energy.index_add_(0, i_, 0.5 * phi)
         F, dF = model.embedding_and_derivative(rho, t)  # (N,), (N,)
-        energies = F + zeros.index_add(0, i, 0.5 * phi)
-        ctx.save_for_backward(i, dF.index_select(0, i) * df + 0.5 * dphi)  # (P,) w_p = ∂E_i/∂r_p
-        ctx.r_dtype = r.dtype
-        return energies
+        w = df  # (P,) w_p = F'(ρ_i) f'(r_p) + ½ φ'(r_p), in df's memory
+        for lo in range(0, n_pairs, PAIR_CHUNK):
+            part = slice(lo, lo + PAIR_CHUNK)
+            w[part].mul_(dF.index_select(0, i[part])).add_(dphi[part], alpha=0.5)
+        ctx.save_for_backward(positions, cell, i, j, shift, pair_structure, w)
+        return F + pair_energy
 
     @staticmethod
     def backward(ctx, grad_energies: Tensor):
@@ -190,9 +223,24 @@ class EAMFromDistances(torch.autograd.Function):
             raise RuntimeError("the EAM's fast forces give first derivatives only; for second derivatives "
                                "(create_graph=True) compute the energies with minnp.potentials.eam.eam_energies("
                                "batch, model.r_cut, model.numbers, model.embedding, model.density, model.pair)")
-        i, w = ctx.saved_tensors
-        grad_r = grad_energies.to(w.dtype).index_select(0, i) * w  # (P,)
-        return grad_r.to(ctx.r_dtype), None, None, None, None
+        positions, cell, i, j, shift, pair_structure, w = ctx.saved_tensors
+        grad_energies = grad_energies.to(w.dtype)
+        grad_positions = torch.zeros_like(positions)  # (N, 3)
+        grad_cell = torch.zeros_like(cell)  # (B, 3, 3)
+        for lo in range(0, i.shape[0], PAIR_CHUNK):
+            part = slice(lo, lo + PAIR_CHUNK)
+            i_, j_, shift_ = i[part], j[part], shift[part]
+            ps = None if pair_structure is None else pair_structure[part]
+            r_vec = _chunk_vectors(positions, cell, i_, j_, shift_, ps)  # (p, 3)
+            g = r_vec * (grad_energies.index_select(0, i_) * w[part] / r_vec.norm(dim=1))[:, None]  # (p, 3)
+            g = g.to(positions.dtype)
+            grad_positions.index_add_(0, j_, g).index_add_(0, i_, -g)
+            if ctx.needs_input_grad[1]:  # the virial Σ_p S_p ⊗ g_p of each structure
+                if ps is None:
+                    grad_cell[0] += shift_.T @ g
+                else:
+                    grad_cell.index_add_(0, ps, shift_[:, :, None] * g[:, None, :])
+        return grad_positions, grad_cell, None, None, None, None, None, None
 
 
 # --- the tabulated EAM --------------------------------------------------------------------------
