@@ -257,6 +257,20 @@ def test_per_atom_parameters_equal_to_an_element_entry_give_that_element_potenti
         tersoff_energies_per_atom(batch, parameters[:, :13], model.r_cut)
 
 
+def test_one_element_shortcut_equals_the_mixture_path_to_1e12():
+    """Tersoff.energies passes a one-element potential's entry as a view (no gathers, no pair
+    filtering); the mixture path (every entry gathered per bond and triple) gives the same numbers
+    on pure Si, where the Si-Si-Si entry is all that acts."""
+    species, entries = NAMED_SETS["SiC"]
+    mixture = Tersoff(species, entries)
+    pure = Tersoff(["Si"], {("Si", "Si", "Si"): entries["Si", "Si", "Si"]})
+    atoms = bulk("Si", "diamond", a=5.431, cubic=True).repeat(2)
+    atoms.rattle(0.1, seed=7)
+    one, two = (compute(model, atoms_to_batch(atoms), stress=True) for model in (pure, mixture))
+    for key in ("energy", "energies", "forces", "stress"):
+        np.testing.assert_allclose(one[key].numpy(), two[key].numpy(), rtol=0, atol=1e-12, err_msg=key)
+
+
 
 # --- FittableTersoff: the parameters trained by gradient descent (notebook 12) -------------------
 
