@@ -83,7 +83,8 @@ from minnp.neighbors import Neighbors
 Tensor = torch.Tensor
 
 BLOCK_PAIRS = 10240  # pair slots per block of centres: keeps temporaries small and in cache
-BLOCK_JACOBIAN_PAIRS = 2048  # the same for the Jacobian, whose temporaries are F·3 per pair
+BLOCK_JACOBIAN_PAIRS = 2048  # the same for the Jacobian's per-pair harmonics and products
+CHUNK_PAIRS = 256  # pairs per chunk of the Jacobian's largest temporaries (L·n·R·3 and F·3 numbers each)
 
 
 class SOAP(SOAPSurface, Descriptor):
@@ -458,13 +459,18 @@ class SOAP(SOAPSurface, Descriptor):
                               .reshape(b, width, 4, n_rows)[centre, where] for l in range(L)])  # (L, p, 4, R)
             xy = xy.permute(0, 3, 2, 1).contiguous()  # (L, R, 4, p): X, Y_x, Y_y, Y_z
             x_r = xy[:, :, :1] * vectors.T  # (L, R, 3, p): X_R r_α
-            # D[l, n, R, α] for every pair (pairs last: long contiguous rows for the products and picks)
-            d = torch.mul(slope[:, :, None, None], x_r[:, None], out=c.new_empty(L, n, n_rows, 3, len(pairs)))
-            d = d.addcmul_(rho[:, :, None, None], xy[:, None, :, 1:]).reshape(-1, 3, len(pairs))  # (L·n·R, 3, p)
-            left, right = d[self.jac_left], d[self.jac_right]  # (F, 3, p): ∂left·right, left·∂right
-            if self.n_species > 1:  # the neighbour perturbs only its own element's rows
-                left, right = left * self.left_mask[s].T[:, None], right * self.right_mask[s].T[:, None]
-            jacobian[ends[start]:ends[stop]] = (left + right).permute(2, 0, 1)  # (p, F, 3)
+            for lo in range(0, len(pairs), CHUNK_PAIRS):  # D and its picks in chunks that stay in cache
+                q = slice(lo, lo + CHUNK_PAIRS)
+                # D[l, n, R, α] for every pair (pairs last: long contiguous rows for the products and picks)
+                d = torch.mul(slope[:, :, None, None, q], x_r[:, None, ..., q],
+                              out=c.new_empty((L, n, n_rows, 3) + x_r[..., q].shape[-1:]))
+                d = d.addcmul_(rho[:, :, None, None, q], xy[:, None, :, 1:, q]).flatten(0, 2)  # (L·n·R, 3, p)
+                left, right = d[self.jac_left], d[self.jac_right]  # (F, 3, p): ∂left·right, left·∂right
+                if self.n_species > 1:  # the neighbour perturbs only its own element's rows
+                    left = left * self.left_mask[s[q]].T[:, None]
+                    right = right * self.right_mask[s[q]].T[:, None]
+                first = ends[start] + lo
+                jacobian[first:first + d.shape[-1]] = (left + right).permute(2, 0, 1)  # (p, F, 3)
         if bool((order[1:] < order[:-1]).any()):  # pairs were not grouped by centre: put them back
             jacobian = torch.empty_like(jacobian).index_copy_(0, order, jacobian)
         return jacobian
