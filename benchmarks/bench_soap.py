@@ -87,7 +87,7 @@ def run(quick: bool) -> list[Row]:
     notes = {"r_cut": f"{peer}: {basis}, neighbours within 5 Å (minnp/DScribe: 8.7 Å, 252 cols)",
              "same neighbours": f"{peer}: {basis}, cutoff 8.7 Å = minnp's neighbour radius"}
     ds_note = f"DScribe {installed_version('dscribe')}, n_jobs=1, same basis and numbers"
-    repeat = 3 if quick else 10
+    repeat = 5 if quick else 10
     rows = []
 
     def featomic_rows(case: str, ours_s: float, atoms, gradients: bool, fast_only: bool = False):

@@ -60,6 +60,13 @@ The basis functions and weights live in :mod:`minnp.descriptors.soap_basis`. Two
 :mod:`minnp.descriptors.base`): ``forward(batch)`` gives differentiable features for models
 (forces from autograd); ``create`` and ``derivatives`` mirror DScribe's methods and output
 shapes, with Cartesian ``centers`` too (:mod:`minnp.descriptors.dscribe_api`).
+
+5. Derivatives (``derivatives``, ``pair_jacobian``) are analytic, without autograd
+   (:meth:`SOAP.environment_jacobian`): each pair term is ρ_ln(r) Θ_lm(r_j), so by the product
+   rule ∂/∂r_j = ρ'_ln (r_j / r) Θ_lm + ρ_ln ∇Θ_lm, with ∇(r^l Y_lm) a solid harmonic of degree
+   l-1 (:func:`~minnp.descriptors.harmonics.real_solid_harmonics_gradient`); the bilinear power
+   spectrum then needs each pair's derivative times its centre's coefficients. Tests hold it to
+   autograd to 1e-12.
 """
 
 from __future__ import annotations
