@@ -331,8 +331,9 @@ class EAM(torch.nn.Module):
         return spline_value(self.z2r_spline, ti * len(self.species) + tj, r, self.dr) / r
 
     def forward(self, batch: Batch) -> Tensor:
-        return eam_energies_fast(batch, self)  # = eam_energies(batch, self.r_cut, self.numbers,
-        #                                          self.embedding, self.density, self.pair)
+        # the numbers of eam_energies(batch, self.r_cut, self.numbers, self.embedding, self.density,
+        # self.pair), with analytic pair forces (the module docstring's fast path)
+        return eam_energies_fast(batch, self)
 
     # files ------------------------------------------------------------------------------------------
 
