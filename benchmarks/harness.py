@@ -27,6 +27,7 @@ class Row:
     peer_s: float | None
     goal: float | None = None  # required speed-up peer_s / minnp_s, if any
     note: str = ""
+    unit: str = "s"  # an accuracy row holds errors in this unit instead of times (ratio: peer / minnp)
 
     @property
     def speedup(self) -> float | None:
@@ -104,10 +105,11 @@ def report(title: str, rows: list[Row]) -> str:
     lines = [title, "-" * len(title),
              f"{'case':44s} {'minnp':>10s} {'peer':>24s} {'speed-up':>9s} {'goal':>6s}  met"]
     for r in rows:
-        peer = "-" if r.peer_s is None else f"{r.peer} {r.peer_s * 1e3:9.2f} ms"
+        scale, unit = (1e3, "ms") if r.unit == "s" else (1.0, r.unit)
+        peer = "-" if r.peer_s is None else f"{r.peer} {r.peer_s * scale:9.4g} {unit}"
         up = "-" if r.speedup is None else f"{r.speedup:8.2f}x"
         goal = "-" if r.goal is None else f"{r.goal:g}x"
         met = {None: "", True: "yes", False: "NO"}[r.met]
-        lines.append(f"{r.case:44s} {r.minnp_s * 1e3:8.2f}ms {peer:>24s} {up:>9s} {goal:>6s}  {met}"
+        lines.append(f"{r.case:44s} {r.minnp_s * scale:8.4g} {unit:5s} {peer:>26s} {up:>9s} {goal:>6s}  {met}"
                      + (f"  {r.note}" if r.note else ""))
     return "\n".join(lines)

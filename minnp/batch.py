@@ -88,11 +88,13 @@ def species_index(numbers: Tensor, species: Sequence[int], owner: str = "this mo
     Per-element parameters and networks (EAM, Tersoff, descriptors, models) are stored in the
     order of ``species``; this maps every atom to its row, with a clear error for a stranger.
     """
-    check_species(numbers, species, owner)
     table = torch.full((len(chemical_symbols),), -1, dtype=torch.long, device=numbers.device)
     table[torch.as_tensor(list(species), dtype=torch.long, device=numbers.device)] = torch.arange(
         len(species), device=numbers.device)
-    return table[numbers]  # (N,)
+    index = table[numbers]  # (N,), -1 for an element the model was not made for
+    if bool((index < 0).any()):  # one pass over the atoms; the names only when something is wrong
+        check_species(numbers, species, owner)
+    return index
 
 
 @dataclasses.dataclass

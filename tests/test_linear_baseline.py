@@ -13,7 +13,7 @@ import minnp
 from minnp import train
 from minnp.descriptors.acsf import ACSF
 from minnp.models import HDNNP
-from minnp.models.linear import design, fit_linear, predict_linear
+from minnp.models.linear import design, predict_linear
 from minnp.potentials import LennardJones
 
 TEACHER = LennardJones(epsilon=0.0104, sigma=3.40, smooth=True)

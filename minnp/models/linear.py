@@ -37,7 +37,7 @@ validation set than its own linear baseline.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import torch
