@@ -459,11 +459,12 @@ class SOAP(SOAPSurface, Descriptor):
             rho, slope = rho * share, slope * share  # (L, n, p)
             theta = self.angular(vectors[:, 0], vectors[:, 1], vectors[:, 2])  # (L², p)
             angular = torch.cat([theta[None], self.angular_gradient(vectors, theta)])  # (4, L², p): Θ, ∇Θ
-            padded = c.new_zeros(b, width, 4, L * L)
-            padded[centre, where] = angular.permute(2, 0, 1)  # (b, M, 4, L²): the pairs of each centre
+            slots = centre * width + where  # (p,) each pair's slot among its centre's
+            padded = c.new_zeros(b * width, 4 * L * L).index_copy_(0, slots, angular.flatten(0, 1).T.contiguous())
+            padded = padded.view(b, width, 4, L * L)  # (b, M, 4, L²): the pairs of each centre
             xy = torch.stack([torch.bmm(padded[..., l * l:(l + 1) ** 2].reshape(b, width * 4, 2 * l + 1),
                                         rows[start:stop, :, l * l:(l + 1) ** 2].transpose(1, 2))  # (b, M·4, R)
-                              .reshape(b, width, 4, n_rows)[centre, where] for l in range(L)])  # (L, p, 4, R)
+                              .view(b * width, 4, n_rows).index_select(0, slots) for l in range(L)])  # (L, p, 4, R)
             xy = xy.permute(0, 3, 2, 1).contiguous()  # (L, R, 4, p): X, Y_x, Y_y, Y_z
             x_r = xy[:, :, :1] * vectors.T  # (L, R, 3, p): X_R r_α
             for lo in range(0, len(pairs), CHUNK_PAIRS):  # D and its picks in chunks that stay in cache
