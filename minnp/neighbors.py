@@ -78,9 +78,8 @@ def neighbor_list(batch: Batch, r_cut: float) -> Neighbors:
         i_all.append(i.astype(np.int64) + lo)
         j_all.append(j.astype(np.int64) + lo)
         s_all.append(shift)
-    i = np.concatenate(i_all)
-    j = np.concatenate(j_all)
-    shift = np.concatenate(s_all).reshape(-1, 3)
+    i, j, shift = ((parts[0] if len(parts) == 1 else np.concatenate(parts)) for parts in (i_all, j_all, s_all))
+    shift = shift.reshape(-1, 3)
     i, j, order = sort_pairs(i, j, ptr[-1])  # by centre, then neighbour: reproducible sums
     device = batch.device
     shift = torch.from_numpy(shift).index_select(0, torch.from_numpy(order))  # (P, 3) in that order
@@ -96,18 +95,27 @@ def sort_pairs(i: np.ndarray, j: np.ndarray, n_atoms: int) -> tuple[np.ndarray, 
     """Pairs sorted by centre i, then neighbour j, ties (images of one j) kept in their order:
     (i, j) sorted and the permutation, ``order = np.lexsort((j, i))``.
 
-    The same order, about 4x faster on large lists: the keys (i·N + j)·P + place are all
-    different, so a plain (SIMD) ``np.sort`` of them is stable, and each sorted key still
-    holds its pair and its place. Lists too large for int64 keys fall back to ``np.lexsort``.
+    The same order, about 4x faster on large lists: the keys (i, j, place), packed into the bits
+    of one int64, are all different, so a plain (SIMD) ``np.sort`` of them is stable, and each
+    sorted key still holds its pair and its place. Lists too large for int64 keys fall back to
+    ``np.lexsort``.
     """
     n_pairs = len(i)
-    if n_atoms * n_atoms * max(n_pairs, 1) >= 2**63:
+    atom_bits, place_bits = max(n_atoms - 1, 1).bit_length(), max(n_pairs - 1, 1).bit_length()
+    if 2 * atom_bits + place_bits > 63:
         order = np.lexsort((j, i))
         return i[order], j[order], order
-    key = np.sort((i * n_atoms + j) * n_pairs + np.arange(n_pairs))  # (P,) int64
-    pair, order = np.divmod(key, n_pairs)
-    i, j = np.divmod(pair, n_atoms)
-    return i, j, order
+    # (P,) int64 keys, bit fields i | j | place (in place where possible: on 10^7 pairs every
+    # fresh array costs more than the arithmetic)
+    key = np.left_shift(j, place_bits)
+    key |= np.arange(n_pairs, dtype=np.int64)
+    key |= np.left_shift(i, atom_bits + place_bits)
+    key.sort()
+    order = key & ((1 << place_bits) - 1)
+    key >>= place_bits
+    i = key >> atom_bits
+    key &= (1 << atom_bits) - 1
+    return i, key, order
 
 
 def _check_images(cell: np.ndarray, pbc: np.ndarray, r_cut: float, s: int) -> None:
