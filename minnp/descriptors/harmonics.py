@@ -87,22 +87,30 @@ def real_solid_harmonics(x: Tensor, y: Tensor, z: Tensor, l_max: int, scale: Ten
     # the normalised Q̃_l^m for m = 0..l, l by l from the two rows before: q[l] is (l+1, *S)
     seed = torch.ones_like(x) if scale is None else scale
     q = [(_normalisation(0, 0) * seed)[None]]
-    for l, (a, b, c, d) in enumerate(_recurrence(l_max), start=1):
+    for l, ((a, b, c, d), (a_m, b_m)) in enumerate(zip(_recurrence(l_max), _coefficients(l_max, x.dtype, x.device)),
+                                                   start=1):
         low, last = q[l - 1].split([l - 1, 1])  # m ≤ l-2 and m = l-1 (split, not slices: one backward)
         z_last = z * last
         rows = [c * z_last, d * last]  # m = l-1, m = l
         if l >= 2:  # the three-term recurrence for m = 0..l-2
-            a_m = torch.tensor(a, dtype=x.dtype, device=x.device).reshape(column)
-            b_m = torch.tensor(b, dtype=x.dtype, device=x.device).reshape(column)
-            rows.insert(0, a_m * (z * low) - b_m * (r2 * q[l - 2]))
+            rows.insert(0, a_m.reshape(column) * (z * low) - b_m.reshape(column) * (r2 * q[l - 2]))
         q.append(torch.cat(rows))
 
+    cos_m = torch.stack(cos_m)  # (l_max+1, *S): cos 0φ .. cos l_max φ
+    sin_m = torch.stack(sin_m[::-1])  # (l_max, *S): sin l_max φ .. sin φ
     out = []  # r^l Y_lm = Q̃_l^|m| · (sin|m| for m < 0, cos m for m ≥ 0)
     for l in range(l_max + 1):
         if l:
-            out.append(q[l].split([1, l])[1].flip(0) * torch.stack(sin_m[:l][::-1]))  # m = -l..-1
-        out.append(q[l] * torch.stack(cos_m[: l + 1]))  # m = 0..l
+            out.append(q[l].split([1, l])[1].flip(0) * sin_m[l_max - l:])  # m = -l..-1
+        out.append(q[l] * cos_m[: l + 1])  # m = 0..l
     return torch.cat(out)  # ((l_max+1)², *S)
+
+
+@functools.lru_cache(maxsize=None)
+def _coefficients(l_max: int, dtype: torch.dtype, device: torch.device) -> list[tuple[Tensor, Tensor]]:
+    """The recurrence's a_m and b_m as tensors (made once per l_max, dtype and device)."""
+    return [(torch.tensor(a, dtype=dtype, device=device), torch.tensor(b, dtype=dtype, device=device))
+            for a, b, _, _ in _recurrence(l_max)]
 
 
 @functools.lru_cache(maxsize=None)
@@ -154,7 +162,13 @@ def real_solid_harmonics_gradient(Y: Tensor, l_max: int) -> Tensor:
     rows of Y times constants (:func:`_gradient_table`), so the gradient costs two gathers. A
     ``scale`` given to :func:`real_solid_harmonics` carries through (it is linear).
     """
-    rows, coefs = _gradient_table(l_max)
-    rows = torch.tensor(rows, device=Y.device)  # (3, 2, L²)
-    coefs = torch.tensor(coefs, dtype=Y.dtype, device=Y.device).reshape((3, 2, -1) + (1,) * (Y.dim() - 1))
+    rows, coefs = _gradient_tensors(l_max, Y.dtype, Y.device)  # (3, 2, L²) each
+    coefs = coefs.reshape((3, 2, -1) + (1,) * (Y.dim() - 1))
     return coefs[:, 0] * Y[rows[:, 0]] + coefs[:, 1] * Y[rows[:, 1]]  # (3, L², *S)
+
+
+@functools.lru_cache(maxsize=None)
+def _gradient_tensors(l_max: int, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """:func:`_gradient_table` as tensors (made once per l_max, dtype and device)."""
+    rows, coefs = _gradient_table(l_max)
+    return torch.tensor(rows, device=device), torch.tensor(coefs, dtype=dtype, device=device)
