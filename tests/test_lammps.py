@@ -17,6 +17,7 @@ from minnp import lammps as ml
 from minnp.lammps.run import LammpsPotential, new_lammps
 from minnp.models import HDNNP
 from minnp.potentials import EAM, LennardJones, Tersoff
+from minnp.potentials.eam_files import read_funcfl, write_funcfl
 from minnp.potentials.tersoff import read_lammps_entries
 from minnp.potentials.tersoff_files import write_tersoff
 
@@ -88,6 +89,35 @@ def test_eam_export_reads_back_bit_identically(tmp_path, lammps):
         assert (back.drho, back.dr, back.r_cut) == (model.drho, model.dr, model.r_cut)
 
 
+@pytest.mark.parametrize("file", ["Cu_u3.eam", "Al_jnp.eam"])
+def test_funcfl_file_reads_back_bit_identically(tmp_path, lammps, file):
+    model = EAM.from_file(shipped(file))
+    path = ml.export(model, tmp_path, pair_style="eam").files[0]
+    written, original = read_funcfl(path), read_funcfl(shipped(file))
+    # the file: F and f bit for bit, plus the one node LAMMPS drops; Z = sqrt(r*phi / 27.2*0.529)
+    assert (written.nrho, written.nr) == (model.nrho + 1, model.nr + 1)
+    assert np.array_equal(written.frho[:-1], model.frho[0]) and np.array_equal(written.rhor[:-1], model.rhor[0])
+    np.testing.assert_allclose(written.zr[:-1], np.abs(original.zr[:-1]), rtol=1e-15, atol=1e-15)
+    assert (written.number, written.mass, written.drho, written.dr, written.cut) == \
+        (original.number, original.mass, original.drho, original.dr, original.cut)
+    # the EAM read from it: LAMMPS' 4-point regridding of a funcfl table costs an ulp here and there
+    back = EAM.from_file(path)
+    for table in ("frho", "rhor", "z2r"):
+        np.testing.assert_allclose(getattr(back, table), getattr(model, table), rtol=0,
+                                   atol=1e-15 * np.abs(getattr(model, table)).max(), err_msg=table)
+    assert (back.drho, back.dr, back.r_cut, back.rho_max) == (model.drho, model.dr, model.r_cut, model.rho_max)
+
+
+def test_funcfl_writer_refuses_what_funcfl_cannot_hold(tmp_path, lammps):
+    with pytest.raises(ValueError, match="holds one element, this potential has 2"):
+        write_funcfl(EAM.from_file(shipped("AlFe_mm.eam.fs")), tmp_path / "x.eam")
+    attractive = EAM.from_file(shipped("Cu_mishin1.eam.alloy"))  # r*phi < 0 beyond ~2.5 Å
+    with pytest.raises(ValueError, match="r\\*phi\\(r\\) is negative at r = .* write_setfl"):
+        ml.export(attractive, tmp_path, pair_style="eam")
+    with pytest.raises(ValueError, match="choose one of \\['eam', 'eam/alloy', 'eam/fs'\\]"):
+        ml.export(attractive, tmp_path, pair_style="tersoff")
+
+
 # --- LAMMPS against minnp on random triclinic cells ---------------------------------------------
 
 def test_lammps_frame_is_a_proper_rotation_to_a_lower_triangular_cell(lammps):
@@ -109,6 +139,20 @@ def test_exported_eam_matches_minnp_on_random_triclinic_cells(tmp_path, lammps, 
     for seed in range(3):
         # milder than for Tersoff: pairs pushed to 2.1 Å in bcc Fe (nearest 2.47 Å) put minnp's EAM
         # 1e-8 eV/Å from LAMMPS on the *original* file too (a matter of the EAM module, not of export)
+        atoms = random_triclinic(base, seed, rattle=0.03, strain=0.02)
+        out = minnp.compute(model, minnp.atoms_to_batch([atoms]), stress=True)
+        assert_same(ml.evaluate(potential, atoms)[0], out, len(atoms))
+
+
+@pytest.mark.parametrize("file, a", [("Cu_u3.eam", 3.615), ("Al_jnp.eam", 4.05)])
+def test_funcfl_export_matches_minnp_in_pair_style_eam(tmp_path, lammps, file, a):
+    # LAMMPS reads the written funcfl file (Z(r), not r*phi) with pair_style eam; minnp computes
+    # with the EAM it came from: the same tables up to the regridding's last-place round-off
+    model = EAM.from_file(shipped(file))
+    potential = ml.export(model, tmp_path, pair_style="eam")
+    assert potential.pair_style == "eam"
+    base = bulk(model.species[0], "fcc", a=a, cubic=True).repeat(3)
+    for seed in range(2):
         atoms = random_triclinic(base, seed, rattle=0.03, strain=0.02)
         out = minnp.compute(model, minnp.atoms_to_batch([atoms]), stress=True)
         assert_same(ml.evaluate(potential, atoms)[0], out, len(atoms))

@@ -1,7 +1,9 @@
 """Export any potential of the course to LAMMPS: one call, the files and the pair style (notebook 15).
 
     EAM (tables, notebook 01)          -> setfl ``.eam.alloy`` (pair_style eam/alloy) or
-                                          Finnis-Sinclair ``.eam.fs`` (eam/fs): minnp.potentials.eam_files
+                                          Finnis-Sinclair ``.eam.fs`` (eam/fs): minnp.potentials.eam_files;
+                                          with ``pair_style="eam"`` a one-element EAM as DYNAMO
+                                          funcfl ``.eam`` (r·φ = 27.2·0.529·Z², so r·φ ≥ 0)
     ZhouEAM (analytic, notebook 01)    -> tabulated first (ZhouEAM.tabulate), then as EAM
     Tersoff (notebooks 02, 12)         -> ``.tersoff`` (pair_style tersoff): minnp.potentials.tersoff_files;
                                           a FittableTersoff through its current parameters (``.tersoff()``),
@@ -23,20 +25,36 @@ import torch
 from minnp.lammps.mliap import SNAPDescriptor, write_mliap
 from minnp.lammps.run import LammpsPotential
 from minnp.potentials.eam import EAM
+from minnp.potentials.eam_files import write_funcfl
 from minnp.potentials.tersoff import Tersoff
 from minnp.potentials.tersoff_files import write_tersoff
 from minnp.potentials.zhou_eam import ZhouEAM
 
 
-def export(model: torch.nn.Module, folder, name: str | None = None) -> LammpsPotential:
-    """Write ``model``'s LAMMPS file(s) into ``folder``; the :class:`LammpsPotential` that runs them."""
+def export(model: torch.nn.Module, folder, name: str | None = None, pair_style: str | None = None
+           ) -> LammpsPotential:
+    """Write ``model``'s LAMMPS file(s) into ``folder``; the :class:`LammpsPotential` that runs them.
+
+    ``pair_style`` chooses among the styles that can run ``model``; only an EAM has a choice:
+    "eam/alloy" (setfl, the default), "eam/fs" (the default for Finnis–Sinclair tables) or "eam"
+    (funcfl, one element).
+    """
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(model, ZhouEAM):
         model = model.tabulate()
+    choices = ["eam", "eam/alloy", "eam/fs"] if isinstance(model, EAM) else [None]
+    if pair_style not in choices + [None]:
+        raise ValueError(f"pair_style {pair_style!r} cannot run a {type(model).__name__} here: "
+                         + (f"choose one of {choices}" if isinstance(model, EAM) else
+                            "only an EAM has a choice of pair style; leave pair_style=None"))
     if isinstance(model, EAM):
         name = name or "-".join(model.species)
-        if model.finnis_sinclair:
+        if pair_style == "eam":
+            path = folder / f"{name}.eam"
+            write_funcfl(model, path)
+            return LammpsPotential("eam", [f"* * {path}"], list(model.species), [path])
+        if pair_style == "eam/fs" or (model.finnis_sinclair and pair_style is None):
             path = folder / f"{name}.eam.fs"
             model.write_fs(path)
             style = "eam/fs"

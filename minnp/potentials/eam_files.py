@@ -19,7 +19,8 @@ All three tabulate, on uniform grids ρ = 0, Δρ, ... and r = 0, Δr, ..., the 
   Phil. Mag. A 50, 45 (1984); LAMMPS' ``pair_eam_fs.cpp``).
 
 The readers return the arguments of :class:`minnp.potentials.EAM` as a dict; the writers
-take an EAM and write 17 significant digits, so reading back gives the same numbers. Errors
+(:func:`write_funcfl`, :func:`write_setfl`) take an EAM and write 17 significant digits, so
+reading back gives the same numbers. Errors
 name the file and the line (:mod:`minnp.potentials.potential_file`).
 """
 
@@ -127,6 +128,43 @@ def combine_funcfl(files: list[Funcfl]) -> dict:
                 r_cut=max(f.cut for f in files), rho_max=rho_max, masses=[f.mass for f in files],
                 lattice_constants=[f.lattice_constant for f in files], lattices=[f.lattice for f in files],
                 comment="converted from funcfl by minnp")
+
+
+def write_funcfl(eam, path, comment: str | None = None) -> None:
+    """Write a one-element ``eam`` as a funcfl file, for LAMMPS' ``pair_style eam``.
+
+    funcfl holds the effective charge Z(r), not r·φ: r·φ = 27.2·0.529·Z(r)², so Z = √(r·φ / 27.2·0.529)
+    (written ≥ 0, which is all one element needs; in a funcfl alloy Z_a Z_b keeps that sign; a potential whose r·φ is negative anywhere, an attractive pair term, has no
+    funcfl form: write it with :func:`write_setfl`). LAMMPS (and :func:`combine_funcfl`) drop a
+    funcfl table's last node, so each table is written with one node more than ``eam`` holds, the
+    line through its last two nodes continued; the nodes ``eam`` holds come back as they are.
+    Reading a funcfl file, LAMMPS continues F linearly from one step beyond the last ρ node it
+    keeps, which is where ``eam.rho_max`` is for an EAM read from funcfl; for one read from setfl
+    (``rho_max`` at the last node) F differs only above the table's ρ range.
+    Values have 17 significant digits: F, f and Z read back bit for bit, and r·φ = 27.2·0.529·Z²
+    to a few units in the last place of the square root's rounding.
+    """
+    if len(eam.species) != 1:
+        raise ValueError(f"a funcfl file holds one element, this potential has {len(eam.species)} "
+                         f"({eam.species}): write it with write_setfl (pair_style eam/alloy) instead")
+    rphi = eam.z2r[0, 0]  # (nr,)
+    if (rphi < 0).any():
+        r = np.flatnonzero(rphi < 0)[0] * eam.dr
+        raise ValueError(f"r*phi(r) is negative at r = {r:.4g} Å (an attractive pair term), which funcfl's "
+                         "r*phi = 27.2*0.529*Z(r)**2 cannot hold: write it with write_setfl (pair_style eam/alloy)")
+    rhor = eam.rhor.reshape(-1)  # (nr,) one element: f(r), or the single Finnis–Sinclair ρ_aa(r)
+
+    def one_node_more(values: np.ndarray) -> np.ndarray:
+        return np.append(values, 2.0 * values[-1] - values[-2])
+
+    text = comment if comment is not None else eam.comment
+    lines = [text.splitlines()[0] if text and text.strip() else "written by minnp"]  # funcfl: one comment line
+    lines.append(f"{eam.numbers[0]} {eam.masses[0]!r} {eam.lattice_constants[0]!r} {eam.lattices[0]}")
+    lines.append(f"{eam.nrho + 1} {eam.drho!r} {eam.nr + 1} {eam.dr!r} {eam.r_cut!r}")
+    lines += _rows(one_node_more(eam.frho[0]))
+    lines += _rows(one_node_more(np.sqrt(rphi / HARTREE_BOHR_LAMMPS)))
+    lines += _rows(one_node_more(rhor))
+    write_text_atomically(path, "\n".join(lines) + "\n")
 
 
 # --- setfl and Finnis–Sinclair ------------------------------------------------------------------
