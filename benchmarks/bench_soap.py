@@ -25,11 +25,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import torch
 from ase.build import bulk
 
-from benchmarks.harness import Row, best_time, once
+from benchmarks.harness import Row, best_time
 from minnp.batch import atoms_to_batch
 from minnp.descriptors import SOAP
 
@@ -75,6 +76,21 @@ def first_call_seconds() -> float:
     return float(out.stdout.split()[-1])
 
 
+def race(contenders: dict, repeat: int, warmup: int = 1) -> dict[str, float]:
+    """Best wall time of each function, called in turn (a, b, a, b, ...) so that a shared
+    machine's changing load falls on all of them alike."""
+    for fn in contenders.values():
+        for _ in range(warmup):
+            fn()
+    best = dict.fromkeys(contenders, float("inf"))
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
 def run(quick: bool) -> list[Row]:
     from importlib.metadata import version as installed_version
 
@@ -90,58 +106,49 @@ def run(quick: bool) -> list[Row]:
     repeat = 5 if quick else 10
     rows = []
 
-    def featomic_rows(case: str, ours_s: float, atoms, gradients: bool, fast_only: bool = False):
+    def featomic_peers(atoms, gradients: bool, same_neighbours: bool = True) -> list[tuple]:
         if featomic is None:
-            return [Row(case, ours_s, "featomic", None, goal=1.0, note=peer)]
-        out = []
-        for which, calc in featomic.items():
-            if fast_only and which != "r_cut":
-                continue
-            kw = {"gradients": ["positions"]} if gradients else {}
-            seconds = (once if len(atoms) > 100 and gradients else
-                       lambda f: best_time(f, repeat=repeat))(lambda: calc.compute(atoms, **kw))
-            label = "featomic" if which == "r_cut" else "featomic @ 8.7 Å"
-            out.append(Row(case, ours_s, label, seconds, goal=1.0, note=notes[which]))
-        return out
+            return [("featomic", None, peer)]
+        kw = {"gradients": ["positions"]} if gradients else {}
+        return [("featomic" if which == "r_cut" else "featomic @ 8.7 Å",
+                 lambda calc=calc: calc.compute(atoms, **kw), notes[which])
+                for which, calc in featomic.items() if same_neighbours or which == "r_cut"]
+
+    def case(name: str, ours_fn, peers: list[tuple], repeat: int, warmup: int = 1):
+        """Time minnp against its peers (label, function or None, note) in one race; one row per peer."""
+        times = race({"minnp": ours_fn} | {label: fn for label, fn, _ in peers if fn is not None},
+                     repeat, warmup)
+        rows.extend(Row(name, times["minnp"], label, times.get(label), goal=1.0, note=note)
+                    for label, _, note in peers)
 
     for repeat_cell in (2, 5):
         atoms = silicon(repeat_cell)
-        n = len(atoms)
-        reps = repeat if n < 100 else max(1, repeat // 3)
+        n, small = len(atoms), len(atoms) < 100
         x, ref = ours.create(atoms), theirs.create(atoms)
         error = abs(x - ref).max() / abs(ref).max()
         assert error < 1e-8, f"minnp and DScribe disagree ({error:.2g}): the timing would be meaningless"
-        ours_s = best_time(lambda: ours.create(atoms), repeat=reps)
-        rows += featomic_rows(f"{n}-atom Si cell, values", ours_s, atoms, gradients=False)
-        rows.append(Row(f"{n}-atom Si cell, values", ours_s, "DScribe",
-                        best_time(lambda: theirs.create(atoms), repeat=reps), goal=1.0,
-                        note=f"{ds_note}; max rel. diff {error:.1e}"))
-
-        def jacobian():
-            ours.pair_jacobian(atoms_to_batch(atoms))
-
-        ours_s = once(jacobian) if n > 100 else best_time(jacobian, repeat=reps)
-        rows += featomic_rows(f"{n}-atom Si cell, values + gradients (pairs)", ours_s, atoms, gradients=True,
-                              fast_only=quick and n > 100)
-        if n < 100:
-            ours_s = best_time(lambda: ours.derivatives(atoms), repeat=reps)
-            rows += featomic_rows(f"{n}-atom Si cell, derivatives (n, n, 3, F)", ours_s, atoms,
-                                  gradients=True, fast_only=True)
-            rows.append(Row(f"{n}-atom Si cell, derivatives (n, n, 3, F)", ours_s, "DScribe (numerical)",
-                            once(lambda: theirs.derivatives(atoms)), goal=1.0, note=ds_note))
+        case(f"{n}-atom Si cell, values", lambda: ours.create(atoms),
+             featomic_peers(atoms, gradients=False)
+             + [("DScribe", lambda: theirs.create(atoms), f"{ds_note}; max rel. diff {error:.1e}")],
+             repeat if small else max(1, repeat // 2))
+        case(f"{n}-atom Si cell, values + gradients (pairs)", lambda: ours.pair_jacobian(atoms_to_batch(atoms)),
+             featomic_peers(atoms, gradients=True, same_neighbours=small or not quick),
+             repeat if small else 1, warmup=1 if small else 0)
+        if small:
+            case(f"{n}-atom Si cell, derivatives (n, n, 3, F)", lambda: ours.derivatives(atoms),
+                 featomic_peers(atoms, gradients=True, same_neighbours=False), repeat)
+            case(f"{n}-atom Si cell, derivatives (n, n, 3, F)", lambda: ours.derivatives(atoms),
+                 [("DScribe (numerical)", lambda: theirs.derivatives(atoms), ds_note)], 1, warmup=0)
 
     cluster = silicon(2, periodic=False)
     ours_c, theirs_c = SOAP(**PARAMS), DScribeSOAP(**PARAMS)
-    ours_s = best_time(lambda: ours_c.create(cluster), repeat=repeat)
-    rows += featomic_rows("64-atom Si cluster, values", ours_s, cluster, gradients=False, fast_only=True)
-    rows.append(Row("64-atom Si cluster, values", ours_s, "DScribe",
-                    best_time(lambda: theirs_c.create(cluster), repeat=repeat), goal=1.0, note=ds_note))
-    ours_s = best_time(lambda: ours_c.derivatives(cluster), repeat=repeat)
-    rows += featomic_rows("64-atom Si cluster, derivatives (n, n, 3, F)", ours_s, cluster, gradients=True,
-                          fast_only=True)
-    rows.append(Row("64-atom Si cluster, derivatives (n, n, 3, F)", ours_s, "DScribe (analytical)",
-                    best_time(lambda: theirs_c.derivatives(cluster, method="analytical"), repeat=repeat),
-                    goal=1.0, note=ds_note))
+    case("64-atom Si cluster, values", lambda: ours_c.create(cluster),
+         featomic_peers(cluster, gradients=False, same_neighbours=False)
+         + [("DScribe", lambda: theirs_c.create(cluster), ds_note)], repeat)
+    case("64-atom Si cluster, derivatives (n, n, 3, F)", lambda: ours_c.derivatives(cluster),
+         featomic_peers(cluster, gradients=True, same_neighbours=False)
+         + [("DScribe (analytical)", lambda: theirs_c.derivatives(cluster, method="analytical"), ds_note)],
+         repeat)
     rows.append(Row("first derivatives call, beyond its compute", first_call_seconds(), "budget", 1.0,
                     goal=1.0, note="fresh interpreter, 8-atom cluster: first call minus second"))
 

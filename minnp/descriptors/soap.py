@@ -269,11 +269,11 @@ class SOAP(SOAPSurface, Descriptor):
         """
         r2 = x * x + y * y + z * z
         column = (-1,) + (1,) * r2.dim()
-        if self.rbf == "gto":  # every (l, k) in one exp, then l by l
-            gamma = self.gamma.to(r2.dtype).reshape(column)  # (L·k, 1...)
-            values = torch.exp(-gamma * r2)  # (L·k, *P)
-            for part, g in zip(values.split(self.n_max), gamma.split(self.n_max)):
-                yield (part, -2 * g * part) if slope else part
+        if self.rbf == "gto":  # l by l: each (n_max, *P) is used while it is in cache
+            for gamma in self.gamma.to(r2.dtype):
+                gamma = gamma.reshape(column)
+                values = torch.exp(-gamma * r2)
+                yield (values, -2 * gamma * values) if slope else values
             return
         eta, rw = self.eta, self.grid.to(r2.dtype).reshape(column)  # (W, 1...)
         centre = r2 <= 1e-12  # DScribe's test for an atom on the centre
