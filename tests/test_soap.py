@@ -473,6 +473,16 @@ def test_analytic_jacobian_with_fixed_centres_on_atoms_equals_autograd(option):
     assert (J - J_ref).abs().max() <= 1e-12 * J_ref.abs().max()
 
 
+def test_analytic_jacobian_with_centres_out_of_order_equals_autograd():
+    """Centres given as [5, 0, 2]: the pairs are not grouped by centre and must be put back."""
+    soap = SOAP(["H", "C", "O"], r_cut=3.0, n_max=3, l_max=3, sigma=0.5)
+    env, _ = soap.dscribe_environments(atoms_to_batch(ethanol()), [[5, 0, 2]], attach=True)
+    assert bool((env.centre[1:] < env.centre[:-1]).any())  # the case to prove
+    J, J_ref = soap.environment_jacobian(env, 1), autograd_environment_jacobian(soap, env, 1)
+    assert torch.isfinite(J).all()
+    assert (J - J_ref).abs().max() <= 1e-12 * J_ref.abs().max()
+
+
 def test_first_derivatives_call_loads_no_compiler():
     """The Jacobian is plain torch: no torch.func / torch._dynamo import (seconds on a first call)."""
     code = ("import sys; from ase.build import molecule; from minnp.descriptors import SOAP; "
