@@ -1,4 +1,4 @@
-"""Ewald: energy + forces of 4096 ions (rattled NaCl 8x8x8, L = 45.12 Å) at 1e-6 relative accuracy
+"""Ewald: energy + forces of 4096 ions (rattled NaCl 8x8x8, L = 45.12 Å) and the PME path at 10^4 ions, 1e-6 relative accuracy
 
 minnp's Ewald (``coulomb_energies(..., per_atom=False)`` + one backward pass) against torch-pme's
 ``EwaldCalculator`` (goal: at least as fast) and pymatgen's ``EwaldSummation(compute_forces=True)``
