@@ -37,7 +37,7 @@ to 1e-12).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -338,7 +338,7 @@ class EAM(torch.nn.Module):
     # files ------------------------------------------------------------------------------------------
 
     @classmethod
-    def from_file(cls, path) -> "EAM":
+    def from_file(cls, path) -> EAM:
         """Read a setfl (``.eam.alloy``), Finnis–Sinclair (``.eam.fs``) or one or several funcfl (``.eam``) files.
 
         Several funcfl files (a list of paths) make an alloy the way LAMMPS' ``pair_style eam``
