@@ -9,7 +9,7 @@ from ase.neighborlist import neighbor_list as ase_neighbor_list
 from conftest import random_cell_structure
 
 from minnp.batch import atoms_to_batch
-from minnp.neighbors import neighbor_list, neighbor_triples
+from minnp.neighbors import neighbor_list, neighbor_triples, sort_pairs
 
 
 def _canonical(i, j, shift):
@@ -43,6 +43,22 @@ def test_pairs_equal_ase_for_a_mixed_batch(rng):
     ours = _canonical(nbrs.i.numpy(), nbrs.j.numpy(), nbrs.shift.numpy())
     np.testing.assert_array_equal(ours, expected[np.lexsort(expected.T[::-1])])
     assert torch.all(batch.structure[nbrs.i] == batch.structure[nbrs.j]), "pairs never cross structures"
+
+
+def test_sort_pairs_gives_lexsorts_permutation_ties_and_empty_lists_included(rng):
+    """The packed-key sort is np.lexsort((j, i)) exactly: repeated pairs (images of one j) keep
+    their order. n = 2**31 takes the np.lexsort fallback (keys too wide for int64)."""
+    repeated = 0
+    for n, n_pairs in [(1, 5), (3, 50), (50, 3000), (7, 0), (2**31, 40)]:
+        i, j = rng.integers(0, n, n_pairs), rng.integers(0, n, n_pairs)  # (P,) int64, many ties
+        i_given, j_given = i.copy(), j.copy()
+        a, b, order = sort_pairs(i, j, n)
+        reference = np.lexsort((j, i))
+        assert order.shape == reference.shape and (order == reference).all(), (n, n_pairs)
+        assert (a == i[reference]).all() and (b == j[reference]).all()
+        assert (i == i_given).all() and (j == j_given).all(), "the inputs are left as they were"
+        repeated += len(np.unique(np.c_[i, j], axis=0)) < n_pairs
+    assert repeated >= 3, "the lists held repeated pairs (the ties this test is about)"
 
 
 def test_vectors_are_the_minimum_image_distances_in_a_large_cell():
