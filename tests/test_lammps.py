@@ -108,6 +108,13 @@ def test_funcfl_file_reads_back_bit_identically(tmp_path, lammps, file):
     assert (back.drho, back.dr, back.r_cut, back.rho_max) == (model.drho, model.dr, model.r_cut, model.rho_max)
 
 
+def test_the_eam_method_writes_the_file_export_writes(tmp_path):
+    model = EAM.from_file(shipped("Cu_u3.eam"))
+    model.write_funcfl(tmp_path / "method.eam", comment="Cu")
+    write_funcfl(model, tmp_path / "function.eam", comment="Cu")
+    assert (tmp_path / "method.eam").read_bytes() == (tmp_path / "function.eam").read_bytes()
+
+
 def test_funcfl_writer_refuses_what_funcfl_cannot_hold(tmp_path, lammps):
     with pytest.raises(ValueError, match="holds one element, this potential has 2"):
         write_funcfl(EAM.from_file(shipped("AlFe_mm.eam.fs")), tmp_path / "x.eam")

@@ -371,6 +371,11 @@ class EAM(torch.nn.Module):
         """Write these tables as a Finnis–Sinclair file, for LAMMPS' ``pair_style eam/fs``."""
         eam_files.write_setfl(self, path, comment, finnis_sinclair=True)
 
+    def write_funcfl(self, path, comment: str | None = None) -> None:
+        """Write a one-element potential as a DYNAMO funcfl file, for LAMMPS' ``pair_style eam``
+        (:func:`~minnp.potentials.eam_files.write_funcfl`: the effective charge Z(r) instead of r·φ)."""
+        eam_files.write_funcfl(self, path, comment)
+
     def extra_repr(self) -> str:
         kind = ", finnis_sinclair=True" if self.finnis_sinclair else ""
         return f"species={self.species}, r_cut={self.r_cut}, nrho={self.nrho}, nr={self.nr}{kind}"

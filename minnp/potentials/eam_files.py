@@ -134,8 +134,9 @@ def write_funcfl(eam, path, comment: str | None = None) -> None:
     """Write a one-element ``eam`` as a funcfl file, for LAMMPS' ``pair_style eam``.
 
     funcfl holds the effective charge Z(r), not r·φ: r·φ = 27.2·0.529·Z(r)², so Z = √(r·φ / 27.2·0.529)
-    (written ≥ 0, which is all one element needs; in a funcfl alloy Z_a Z_b keeps that sign; a potential whose r·φ is negative anywhere, an attractive pair term, has no
-    funcfl form: write it with :func:`write_setfl`). LAMMPS (and :func:`combine_funcfl`) drop a
+    (written ≥ 0, which is all one element needs; in a funcfl alloy Z_a Z_b keeps that sign; a
+    potential whose r·φ is negative anywhere, an attractive pair term, has no funcfl form: write it
+    with :func:`write_setfl`). LAMMPS (and :func:`combine_funcfl`) drop a
     funcfl table's last node, so each table is written with one node more than ``eam`` holds, the
     line through its last two nodes continued; the nodes ``eam`` holds come back as they are.
     Reading a funcfl file, LAMMPS continues F linearly from one step beyond the last ρ node it
