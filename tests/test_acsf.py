@@ -488,3 +488,76 @@ def test_from_config_accepts_only_minnp_descriptor_classes():
     with pytest.raises(ValueError, match="unknown descriptor class 'Outside'"):
         from_config("Outside", ACSF(["H"], r_cut=3.0).config())
     assert isinstance(from_config("SOAP", SOAP(["H"], r_cut=3.0, n_max=2, l_max=1).config()), SOAP)
+
+
+# ---- two cutoffs (ANI's): angular terms within r_cut_angular, from the one pair list --------------
+
+TWO_CUTOFFS = dict(g2_params=[[0.5, 1.0], [0.05, 3.0]], g3_params=[1.3],
+                   g4_params=[[0.01, 1.0, 1.0], [0.1, 2.5, -1.0]], g5_params=[[0.02, 2.0, -1.0], [0.3, 1.7, 1.0]])
+
+
+def _two_cutoff_pair(r_cut=5.0, r_cut_angular=3.2, **params):
+    """The two-cutoff ACSF and two one-cutoff ACSFs (radial to r_cut, angular to r_cut_angular)."""
+    params = dict(species=["H", "C", "O"], periodic=True, **(params or TWO_CUTOFFS))
+    return (ACSF(r_cut=r_cut, r_cut_angular=r_cut_angular, **params), ACSF(r_cut=r_cut, **params),
+            ACSF(r_cut=r_cut_angular, **params))
+
+
+@pytest.mark.parametrize("params", [TWO_CUTOFFS, PARAMETER_SETS["g4_only"]], ids=["all_five", "g4_only"])
+def test_angular_columns_equal_a_separate_acsf_at_the_angular_cutoff(rng, params):
+    ours, whole, short = _two_cutoff_pair(**params)
+    structures = [random_cell_structure(rng, 7, scale=4.0, symbols="CHOCHOH"), molecule("CH3OH")]
+    for atoms in structures:
+        atoms.pbc = atoms.pbc if atoms.cell.rank == 3 else False
+    batch = atoms_to_batch(structures)  # forward: every image (create would keep DScribe's block of
+    # images, which depends on the cutoff, for atoms outside the cell)
+    got, radial, angular = (d(batch).numpy() for d in (ours, whole, short))
+    split = ours.n_radial * ours.n_species
+    np.testing.assert_array_equal(got[:, :split], radial[:, :split])  # the radial columns unchanged
+    assert np.abs(got[:, split:] - angular[:, split:]).max() <= 1e-12 * np.abs(angular).max()
+    assert np.abs(got[:, split:] - radial[:, split:]).max() > 1e-3, "the angular cutoff changed nothing"
+
+
+def test_two_cutoff_forces_match_finite_differences_and_the_pair_jacobian(rng):
+    ours, _, _ = _two_cutoff_pair(r_cut=3.5, r_cut_angular=2.6)
+    atoms = random_cell_structure(rng, 4, scale=3.0, symbols="CHOH")
+    batch = atoms_to_batch(atoms)
+    weights = torch.tensor(rng.normal(size=(len(atoms), ours.get_number_of_features())))
+
+    def projected(positions, cell):  # a random linear functional of all features, like an energy
+        return (ours(batch.replace(positions=positions, cell=cell)) * weights).sum()
+
+    inputs = (batch.positions.clone().requires_grad_(), batch.cell.clone().requires_grad_())
+    assert torch.autograd.gradcheck(projected, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+    G, nbrs, J = ours.pair_jacobian(batch)
+    G_ref, _, J_ref = Descriptor.pair_jacobian(ours, batch)  # one backward pass per feature
+    assert (G - G_ref).abs().max() <= 1e-12 * G_ref.abs().max()
+    assert (J - J_ref).abs().max() <= 1e-12 * J_ref.abs().max()
+    close = nbrs.vectors(batch).norm(dim=1) < ours.r_cut_angular
+    assert 0 < int(close.sum()) < len(nbrs), "some pairs lie between the two cutoffs"
+
+
+def test_two_cutoffs_in_config_names_repr_and_a_checkpoint_round_trip(tmp_path, rng):
+    from minnp.models import HDNNP
+
+    ours, whole, _ = _two_cutoff_pair()
+    config = ours.config()
+    assert config["r_cut_angular"] == 3.2 and _plain_python(config)
+    assert from_config("ACSF", config).config() == config
+    assert "r_cut_angular=3.2" in repr(ours)
+    names = ours.feature_names()
+    split = ours.n_radial * ours.n_species
+    assert names[:split] == whole.feature_names()[:split]
+    assert all("r_cut=3.2" in name for name in names[split:]) and "r_cut=" not in whole.feature_names()[-1]
+    model = HDNNP(ours, hidden=(4,))
+    model.save(tmp_path / "model.pt")
+    loaded = HDNNP.load(tmp_path / "model.pt")
+    assert loaded.descriptor.r_cut_angular == 3.2 and loaded.descriptor.config() == config
+    batch = atoms_to_batch(random_cell_structure(rng, 6, scale=4.0, symbols="CHOCHO"))
+    torch.testing.assert_close(loaded.descriptor(batch), ours(batch), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("r_cut_angular", [0.0, -1.0, 6.0, float("nan"), "3"])
+def test_bad_angular_cutoff_gives_a_clear_error(r_cut_angular):
+    with pytest.raises(ValueError, match="r_cut_angular must be a number of Å above 0 and at most r_cut = 5 Å"):
+        ACSF(["H"], r_cut=5.0, g4_params=[[0.01, 1, 1]], r_cut_angular=r_cut_angular)

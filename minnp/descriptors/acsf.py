@@ -16,6 +16,10 @@ f_c(r) = ½(cos(π r / r_cut) + 1) (:mod:`minnp.descriptors.cutoff`):
         G5(eta, zeta, lambda_) = Σ_{j<k} 2 [½(1 + lambda_ cos θ)]^zeta exp(-eta (r_ij² + r_ik²))
                                          f_c(r_ij) f_c(r_ik)
 
+Two cutoffs (ANI's, ``r_cut_angular`` < r_cut): the angular terms then use only neighbours
+within r_cut_angular, and their f_c is f_c(·; r_cut_angular); the radial terms keep r_cut. The
+angular pairs are the radial list filtered (one neighbour search), as in TorchANI.
+
 DScribe sums each pair j < k once. Behler's paper sums over j ≠ k (twice) with the prefactor
 2^(1-zeta): 2·(½)^zeta is the same prefactor, so DScribe's G4 is exactly half of Behler's.
 G1 is always present. The centre's own species is not encoded (train one network per element).
@@ -142,15 +146,26 @@ class ACSF(DScribeSurface, Descriptor):
     18
     >>> acsf.create(molecule("CH3OH")).shape
     (6, 18)
+
+    ``r_cut_angular`` (ANI's two cutoffs; default None: r_cut): G4 and G5 see only the
+    neighbours within it, and every f_c of an angular term is f_c(·; r_cut_angular). DScribe has
+    one cutoff, so ``create`` matches DScribe only with the default.
     """
 
     def __init__(self, species: Sequence[str | int], r_cut: float, g2_params=None, g3_params=None,
-                 g4_params=None, g5_params=None, periodic: bool = False):
+                 g4_params=None, g5_params=None, periodic: bool = False, r_cut_angular: float | None = None):
         super().__init__(species, periodic)
         if not (isinstance(r_cut, (int, float, np.number)) and r_cut > 0 and np.isfinite(r_cut)):
             raise ValueError(f"r_cut must be a positive number of Å, got {r_cut!r}")
         self.r_cut = float(r_cut)
-        self.cutoff = self.r_cut
+        self.cutoff = self.r_cut  # the neighbour list's cutoff: the angular pairs are taken from it
+        if r_cut_angular is None:
+            r_cut_angular = r_cut
+        if not (isinstance(r_cut_angular, (int, float, np.number)) and 0 < r_cut_angular <= r_cut):
+            raise ValueError(f"r_cut_angular must be a number of Å above 0 and at most r_cut = {r_cut:g} Å "
+                             f"(the angular pairs are picked from the radial ones), got {r_cut_angular!r}; "
+                             "leave it out (None) for one cutoff")
+        self.r_cut_angular = float(r_cut_angular)
         self.g2_params = _parameters(g2_params, "g2_params", ("eta", "R_s"))  # (n2, 2)
         self.g3_params = _parameters(g3_params, "g3_params", ("kappa",))  # (n3,)
         self.g4_params = _parameters(g4_params, "g4_params", ("eta", "zeta", "lambda"))  # (n4, 3)
@@ -189,7 +204,9 @@ class ACSF(DScribeSurface, Descriptor):
         radial = ["G1"]
         radial += [f"G2(eta={e:g}, R_s={r:g})" for e, r in self.g2_params]
         radial += [f"G3(kappa={k:g})" for k in self.g3_params]
-        angular = [f"G{g}(eta={e:g}, zeta={z:g}, lambda={lam:g})"
+        # a separate angular cutoff is named in the angular columns
+        r_cut = f", r_cut={self.r_cut_angular:g}" if self.r_cut_angular != self.r_cut else ""
+        angular = [f"G{g}(eta={e:g}, zeta={z:g}, lambda={lam:g}{r_cut})"
                    for g, params in [(4, self.g4_params), (5, self.g5_params)] for e, z, lam in params]
         symbols = self.species_symbols
         names = [f"{f} {symbols[s]}" for s in range(self.n_species) for f in radial]
@@ -219,11 +236,12 @@ class ACSF(DScribeSurface, Descriptor):
         cos_theta = (ij2 + ik2 - jk2) / (2 * r_ij * r_ik)  # (T,) law of cosines
         cos_theta = cos_theta.clamp(-1.0, 1.0)  # rounding can leave |cos θ| a hair above 1
         # (T,) f_c(r_ij) f_c(r_ik) with the factor 2 of G4 and G5
-        fc_ij_ik = 2 * cosine_cutoff(r_ij, self.r_cut) * cosine_cutoff(r_ik, self.r_cut)
+        r_cut = self.r_cut_angular
+        fc_ij_ik = 2 * cosine_cutoff(r_ij, r_cut) * cosine_cutoff(r_ik, r_cut)
         # G4 and G5 differ only in the r_jk terms: f_c(r_jk) and r_jk² in the Gaussian
         radial = {}
         if len(self.g4_params):
-            radial[4] = (fc_ij_ik * cosine_cutoff(r_jk, self.r_cut), ij2 + ik2 + jk2)
+            radial[4] = (fc_ij_ik * cosine_cutoff(r_jk, r_cut), ij2 + ik2 + jk2)
         if len(self.g5_params):
             radial[5] = (fc_ij_ik, ij2 + ik2)
         # One column per function; parameter sets repeat eta, zeta and lambda_, so each distinct
@@ -247,10 +265,18 @@ class ACSF(DScribeSurface, Descriptor):
         n_centres = int(centre[-1] - centre[0]) + 1
         p, q = neighbor_triples(centre - centre[0], n_centres, unordered=True)  # (T,) each
         r_jk = (r_vec.index_select(0, q) - r_vec.index_select(0, p)).norm(dim=1)  # (T,)
-        if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut: skip those triangles
-            close = torch.nonzero(r_jk < self.r_cut).squeeze(1)
+        if len(self.g5_params) == 0:  # G4 vanishes for r_jk ≥ r_cut_angular: skip those triangles
+            close = torch.nonzero(r_jk < self.r_cut_angular).squeeze(1)
             p, q, r_jk = p.index_select(0, close), q.index_select(0, close), r_jk.index_select(0, close)
         return p, q, r_jk
+
+    def _angular_pairs(self, r: Tensor) -> Tensor | None:
+        """Indices (P_a,) of the pairs within r_cut_angular, in list order (so still sorted by
+        centre); None when that is every pair (one cutoff). The one neighbour search at r_cut
+        serves both parts, as in TorchANI."""
+        if self.r_cut_angular >= self.r_cut:
+            return None
+        return torch.nonzero(r.detach() < self.r_cut_angular).squeeze(1)
 
     def features(self, batch: Batch, nbrs: Neighbors, vectors: Tensor | None = None) -> Tensor:
         """Per-atom ACSF (N, F) in DScribe's layout; differentiable in positions and cell."""
@@ -267,8 +293,12 @@ class ACSF(DScribeSurface, Descriptor):
             # angular: row i·n_pairs + block of an (N·n_pairs, n_angular) table, filled chunk by
             # chunk of whole centres (split once: one backward step for all chunks)
             angular = r.new_zeros(n * self.n_pairs, self.n_angular)
-            sizes = _chunk_sizes(nbrs.i, n, TRIANGLES_PER_CHUNK if r.device.type == "cpu" else 0)
-            for centre, s_jc, r_vec_c, r_c in zip(*(x.split(sizes) for x in (nbrs.i, s_j, r_vec, r))):
+            pairs = (nbrs.i, s_j, r_vec, r)  # (P,), (P,), (P, 3), (P,)
+            close = self._angular_pairs(r)
+            if close is not None:  # a shorter angular cutoff: only the pairs within it
+                pairs = tuple(x.index_select(0, close) for x in pairs)  # (P_a, ...)
+            sizes = _chunk_sizes(pairs[0], n, TRIANGLES_PER_CHUNK if r.device.type == "cpu" else 0)
+            for centre, s_jc, r_vec_c, r_c in zip(*(x.split(sizes) for x in pairs)):
                 p, q, r_jk = self._triangles(centre, r_vec_c)  # (T,) each, within the chunk
                 # (index_select is x[p] for 1-D x, several times faster on CPU)
                 row = centre.index_select(0, p) * self.n_pairs  # (T,)
@@ -299,8 +329,13 @@ class ACSF(DScribeSurface, Descriptor):
             r = r_vec.norm(dim=1)  # (P,)
             unit = r_vec / r[:, None]  # (P, 3)
             s_j, P = s[nbrs.j], len(r)  # (P,)
+            pairs = (nbrs.i, s_j, r_vec, r, unit)  # the angular terms' pairs (all, or within r_cut_angular)
+            close = self._angular_pairs(r)
+            if close is not None:
+                pairs = tuple(x.index_select(0, close) for x in pairs)
+            P_a = len(pairs[0])
             G = [r.new_zeros(n * S, R), r.new_zeros(n * n_pairs, C)]  # rows as in features()
-            J = [r.new_zeros(P, S, R, 3), r.new_zeros(P * n_pairs, C, 3)]  # rows (pair, block)
+            J = [r.new_zeros(P, S, R, 3), r.new_zeros(P_a * n_pairs, C, 3)]  # rows (pair, block)
 
             # radial: ∂g/∂r_ij = (dg/dr) r̂_ij, in the block of the neighbour's species
             g, (dg_dr,) = _partials(self.radial_terms, (r,))  # (P, R) each
@@ -308,8 +343,8 @@ class ACSF(DScribeSurface, Descriptor):
             J[0][torch.arange(P, device=r.device), s_j] = dg_dr[:, :, None] * unit[:, None, :]
             # triangles in chunks of whole centres, smaller than in features(): each triangle here
             # holds 7·C numbers
-            sizes = _chunk_sizes(nbrs.i, n, TRIANGLES_PER_CHUNK // 2 if r.device.type == "cpu" else 0)
-            chunks = zip(*(x.split(sizes) for x in (nbrs.i, s_j, r_vec, r, unit))) if C else ()
+            sizes = _chunk_sizes(pairs[0], n, TRIANGLES_PER_CHUNK // 2 if r.device.type == "cpu" else 0)
+            chunks = zip(*(x.split(sizes) for x in pairs)) if C else ()
             first = 0  # the chunk's first pair
             for centre, s_jc, r_vec_c, r_c, unit_c in chunks:
                 p, q, r_jk = self._triangles(centre, r_vec_c)  # (T,) each, within the chunk
@@ -324,8 +359,11 @@ class ACSF(DScribeSurface, Descriptor):
                 J[1].index_add_(0, (first + p) * n_pairs + block, on_p)
                 J[1].index_add_(0, (first + q) * n_pairs + block, on_q)
                 first += len(centre)
+            J[1] = J[1].reshape(P_a, n_pairs * C, 3)
+            if close is not None:  # back to rows of the whole list: zero beyond r_cut_angular
+                J[1] = r.new_zeros(P, n_pairs * C, 3).index_copy_(0, close, J[1])
         G = torch.cat([G[0].reshape(n, S * R), G[1].reshape(n, n_pairs * C)], dim=1)  # (N, F)
-        J = torch.cat([J[0].reshape(P, S * R, 3), J[1].reshape(P, n_pairs * C, 3)], dim=1)  # (P, F, 3)
+        J = torch.cat([J[0].reshape(P, S * R, 3), J[1]], dim=1)  # (P, F, 3)
         return G, nbrs, J
 
     def config(self) -> dict:
@@ -335,9 +373,11 @@ class ACSF(DScribeSurface, Descriptor):
 
         return {"species": self.species_symbols, "r_cut": self.r_cut, "g2_params": rows(self.g2_params),
                 "g3_params": rows(self.g3_params), "g4_params": rows(self.g4_params),
-                "g5_params": rows(self.g5_params), "periodic": self.periodic}
+                "g5_params": rows(self.g5_params), "periodic": self.periodic,
+                "r_cut_angular": self.r_cut_angular}
 
     def extra_repr(self) -> str:
-        return (f"species={self.species_symbols}, r_cut={self.r_cut}, n2={len(self.g2_params)}, "
+        return (f"species={self.species_symbols}, r_cut={self.r_cut}, r_cut_angular={self.r_cut_angular}, "
+                f"n2={len(self.g2_params)}, "
                 f"n3={len(self.g3_params)}, n4={len(self.g4_params)}, n5={len(self.g5_params)}, "
                 f"periodic={self.periodic}")
