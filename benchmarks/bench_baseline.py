@@ -8,7 +8,7 @@ same ACSF and the same wall-clock budget:
   :mod:`minnp.models.linear`);
 - network: notebook 07's recipe (two layers of 32 tanh units, Adam, fit's schedule with a slower
   learning-rate decay);
-- network on its linear baseline: the same with ``HDNNP(..., baseline="linear")`` (Δ-learning);
+- network on its line: the same with ``HDNNP(..., baseline="linear")`` (Δ-learning);
 - TorchANI (AEV + per-element networks) on the same data and budget, when installed.
 
 Goal (issue 23): the network beats the linear model by ≥ 1.5× in force RMSE on the held-out
@@ -59,11 +59,11 @@ def data_sets() -> dict[str, tuple[list, list, list, dict, dict]]:
     ml_fit, ml_valid = random_split(ml_train, (0.9, 0.1), seed=1)
     ml_test = [a for a in mlearn if a.info["split"] == "test"]
     return {
-        "07 Si set, test diamond 900 K": (*group_split(si, ["diamond 900 K"], val_fraction=0.1, seed=0), ACSF_07,
+        "07 Si set (test: 900 K)": (*group_split(si, ["diamond 900 K"], val_fraction=0.1, seed=0), ACSF_07,
                                           RECIPE),
-        "06 diamond only, test 900 K": (*group_split(diamond, ["diamond 900 K"], val_fraction=0.1, seed=0), ACSF_07,
+        "06 diamond only (900 K)": (*group_split(diamond, ["diamond 900 K"], val_fraction=0.1, seed=0), ACSF_07,
                                         RECIPE),
-        "mlearn Si (PBE), its test split": (ml_fit, ml_valid, ml_test, ACSF_DFT, DFT_RECIPE),
+        "mlearn Si (PBE, test split)": (ml_fit, ml_valid, ml_test, ACSF_DFT, DFT_RECIPE),
     }
 
 
@@ -79,7 +79,7 @@ def compare(train_set, valid_set, test_set, descriptor: dict, recipe: dict, budg
     baseline and (when installed) TorchANI, each network given ``budget_s`` of wall clock."""
     out = {}
     for name, baseline, budget in (("linear", "linear", None), ("network", None, budget_s),
-                                   ("network + linear baseline", "linear", budget_s)):
+                                   ("network on its line", "linear", budget_s)):
         torch.manual_seed(0)
         model = HDNNP(ACSF(["Si"], **descriptor), hidden=hidden, baseline=baseline)
         t0 = time.perf_counter()
