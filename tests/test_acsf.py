@@ -561,3 +561,42 @@ def test_two_cutoffs_in_config_names_repr_and_a_checkpoint_round_trip(tmp_path, 
 def test_bad_angular_cutoff_gives_a_clear_error(r_cut_angular):
     with pytest.raises(ValueError, match="r_cut_angular must be a number of Å above 0 and at most r_cut = 5 Å"):
         ACSF(["H"], r_cut=5.0, g4_params=[[0.01, 1, 1]], r_cut_angular=r_cut_angular)
+
+
+# ---- the radial fast path: half the pairs, added to both ends --------------------------------------
+
+
+def test_radial_half_list_equals_the_readable_full_list_to_1e_12_with_gradients(rng, monkeypatch):
+    structures = [random_cell_structure(rng, 5, scale=3.0, symbols="CHOCH"),  # images of an atom itself
+                  random_cell_structure(rng, 6, scale=4.0, symbols="CHONCH", pbc=(True, False, True)),
+                  molecule("CH3CH2OH")]
+    acsf = ACSF(species=["H", "C", "N", "O"], r_cut=4.5, periodic=True, **PARAMETER_SETS["all_five"])
+    batch = atoms_to_batch(structures)
+    positions, cell = batch.positions.clone().requires_grad_(), batch.cell.clone().requires_grad_()
+    moved = batch.replace(positions=positions, cell=cell)
+    nbrs = acsf.neighbors(moved)
+    assert bool((nbrs.i == nbrs.j).any()), "the small cell puts atoms' own images in the list"
+    s = acsf.species_index(moved)
+    r = nbrs.vectors(moved).norm(dim=1)
+    readable = acsf.radial_table(nbrs, s, r)
+    with monkeypatch.context() as patch:  # the fast path really runs: no fallback to the readable one
+        patch.setattr(ACSF, "radial_table", lambda *args: pytest.fail("the symmetric list fell back"))
+        fast = acsf.radial_table_half_list(nbrs, s, r)
+    assert (fast - readable).abs().max() <= 1e-12 * readable.abs().max()
+    weights = torch.tensor(rng.normal(size=fast.shape))
+    grads = [torch.autograd.grad((table * weights).sum(), (positions, cell), retain_graph=True)
+             for table in (fast, readable)]
+    for got, want in zip(*grads):
+        assert (got - want).abs().max() <= 1e-12 * want.abs().max()
+    radial = acsf.n_radial * acsf.n_species
+    torch.testing.assert_close(acsf(moved)[:, :radial], fast, rtol=0, atol=0)  # forward takes it
+
+
+def test_radial_half_list_takes_the_readable_route_for_a_one_sided_list():
+    acsf = ACSF(species=["H", "O"], r_cut=3.0, g2_params=[[0.5, 1.0]])
+    batch = atoms_to_batch(molecule("H2O"))
+    nbrs = acsf.neighbors(batch)
+    one_sided = type(nbrs)(nbrs.i[:-1], nbrs.j[:-1], nbrs.shift[:-1], nbrs.r_cut)  # a pair without its reverse
+    s, r = acsf.species_index(batch), one_sided.vectors(batch).norm(dim=1)
+    torch.testing.assert_close(acsf.radial_table_half_list(one_sided, s, r), acsf.radial_table(one_sided, s, r),
+                               rtol=0, atol=0)

@@ -34,7 +34,9 @@ Implementation: distances from the neighbour list (:mod:`minnp.neighbors`) in to
 terms on vectorised triples (pairs of pairs sharing a centre, kept once with p < q), and
 ``index_add`` back onto the centres. No loop over atoms, so forces and stress come from
 autograd and the same code runs a batch of many structures on CPU or GPU. ``forward`` and
-DScribe-shaped ``create`` / ``derivatives`` (:mod:`minnp.descriptors.dscribe_api`) share it;
+DScribe-shaped ``create`` / ``derivatives`` (:mod:`minnp.descriptors.dscribe_api`) share it
+(the radial sums through :meth:`ACSF.radial_table_half_list`, a fast path that computes each
+pair's terms once for both ends, beside the readable :meth:`ACSF.radial_table`);
 :meth:`ACSF.pair_jacobian` gives ∂G_i/∂r_ij exactly from the partial derivatives of each term.
 
 A negative base ½(1 + lambda_ cos θ) arises only for |lambda_| > 1; raised to a non-integer
@@ -270,6 +272,43 @@ class ACSF(DScribeSurface, Descriptor):
             p, q, r_jk = p.index_select(0, close), q.index_select(0, close), r_jk.index_select(0, close)
         return p, q, r_jk
 
+    def radial_table(self, nbrs: Neighbors, s: Tensor, r: Tensor) -> Tensor:
+        """The radial features (N, S·n_radial) from the distances r (P,) of the full list.
+
+        Row i·S + s_j of an (N·S, n_radial) table is the block of neighbour species s_j of
+        centre i: one row of terms per pair, added to its centre's row.
+        """
+        n, S = len(s), self.n_species
+        table = r.new_zeros(n * S, self.n_radial)
+        table = table.index_add(0, nbrs.i * S + s.index_select(0, nbrs.j), self.radial_terms(r))
+        return table.reshape(n, S * self.n_radial)
+
+    def radial_table_half_list(self, nbrs: Neighbors, s: Tensor, r: Tensor) -> Tensor:
+        """:meth:`radial_table` from half the pairs: the fast path ``forward`` takes (forward and
+        backward about 3x faster on CPU; tests hold it to the readable one to 1e-12).
+
+        The full list holds every pair twice, (i, j, S) and (j, i, -S), at one distance, so the
+        terms are computed on one half only (i < j, and for an atom's own periodic images, i = j,
+        the shifts S whose first non-zero component is positive) and each row is added to both
+        ends: to centre i in block s_j and to centre j in block s_i, as TorchANI does. Only r of
+        that half carries gradients, so this is for features of atoms (forces, stress), never
+        for per-pair derivatives. A list that is not symmetric (the half is not exactly half of
+        it) takes the readable route.
+        """
+        sign = torch.sign(nbrs.shift)  # (P, 3)
+        first_positive = (sign[:, 0] > 0) | ((sign[:, 0] == 0) & (
+            (sign[:, 1] > 0) | ((sign[:, 1] == 0) & (sign[:, 2] > 0))))  # (P,) S > 0, lexicographically
+        half = torch.nonzero((nbrs.i < nbrs.j) | ((nbrs.i == nbrs.j) & first_positive)).squeeze(1)  # (P/2,)
+        if 2 * len(half) != len(r):
+            return self.radial_table(nbrs, s, r)
+        n, S = len(s), self.n_species
+        i, j = nbrs.i.index_select(0, half), nbrs.j.index_select(0, half)  # (P/2,) each
+        terms = self.radial_terms(r.index_select(0, half))  # (P/2, n_radial), r_ij = r_ji
+        table = r.new_zeros(n * S, self.n_radial)
+        table = table.index_add(0, i * S + s.index_select(0, j), terms)  # on centre i, block s_j
+        table = table.index_add(0, j * S + s.index_select(0, i), terms)  # on centre j, block s_i
+        return table.reshape(n, S * self.n_radial)
+
     def _angular_pairs(self, r: Tensor) -> Tensor | None:
         """Indices (P_a,) of the pairs within r_cut_angular, in list order (so still sorted by
         centre); None when that is every pair (one cutoff). The one neighbour search at r_cut
@@ -285,10 +324,10 @@ class ACSF(DScribeSurface, Descriptor):
         s_j = s[nbrs.j]  # (P,) species of each neighbour
         r_vec = nbrs.vectors(batch) if vectors is None else vectors  # (P, 3)
         r = r_vec.norm(dim=1)  # (P,)
-        # radial: row i·S + s_j of an (N·S, n_radial) table is block s_j of centre i
-        radial = r.new_zeros(n * S, self.n_radial)
-        radial = radial.index_add(0, nbrs.i * S + s_j, self.radial_terms(r))
-        out = [radial.reshape(n, S * self.n_radial)]
+        if vectors is None:  # features of atoms: each pair's radial terms once, added to both ends
+            out = [self.radial_table_half_list(nbrs, s, r)]
+        else:  # given pair vectors are moved one by one (pair_jacobian): each must feed its own centre
+            out = [self.radial_table(nbrs, s, r)]
         if self.n_angular:
             # angular: row i·n_pairs + block of an (N·n_pairs, n_angular) table, filled chunk by
             # chunk of whole centres (split once: one backward step for all chunks)
