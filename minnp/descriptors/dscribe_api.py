@@ -89,7 +89,10 @@ class DScribeSurface:
         d = jacobian_on_atoms(J, nbrs.i, nbrs.j, nbrs.i, n, n)  # (n, n, 3, F)
         if centers is None:
             return d, G
-        rows = torch.as_tensor(check_centers(centers, n, 0) % max(n, 1), device=d.device)
+        rows = check_centers(centers, n, 0) % max(n, 1)
+        if _every_row_in_order(rows, n):  # d[rows] would copy all of d for nothing
+            return d, G
+        rows = torch.as_tensor(rows, device=d.device)
         return d[rows], G[rows]
 
 
@@ -132,7 +135,7 @@ class SOAPSurface(DScribeSurface):
         d = jacobian_on_atoms(jacobian, out_row[env.centre], env.neighbour, env.centre_atom[env.centre],
                               1 if averaged else env.n_centres, int(batch.n_atoms[0]))
         x = self.soap(env, 1)
-        if averaged:
+        if averaged or _every_row_in_order(rows[0], env.n_centres):  # d[rows] would copy all of d
             return d, x
         rows = torch.as_tensor(rows[0], dtype=torch.long, device=batch.device)
         return d[rows], x[rows]
@@ -226,12 +229,19 @@ def derivatives_of_systems(descriptor, system, centers, include, exclude, return
         batch = atoms_to_batch(atoms, device=descriptor.device, dtype=torch.float64)
         with torch.no_grad():
             d, x = descriptor.system_derivatives(batch, c, attach)
-        d = d[:, torch.as_tensor(atom_indices, dtype=torch.long, device=d.device)]
+        if not _every_row_in_order(atom_indices, d.shape[1]):  # a copy only when some atoms are left out
+            d = d[:, torch.as_tensor(atom_indices, dtype=torch.long, device=d.device)]
         results.append((d.cpu().numpy(), x.cpu().numpy()))
     parts = list(zip(*results))  # (derivatives per system, descriptors per system)
     parts = [p[0] if isinstance(system, Atoms) else np.stack(p) if all(q.shape == p[0].shape for q in p)
              else list(p) for p in parts]
     return tuple(parts) if return_descriptor else parts[0]
+
+
+def _every_row_in_order(rows: np.ndarray, n: int) -> bool:
+    """True when ``rows`` is 0, 1, ..., n - 1: indexing by it would only copy."""
+    rows = np.asarray(rows)
+    return rows.shape == (n,) and bool((rows == np.arange(n)).all())
 
 
 def per_system(indices, n_systems: int) -> list:
