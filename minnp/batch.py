@@ -31,7 +31,6 @@ import dataclasses
 from typing import Sequence
 
 import numpy as np
-import scipy.spatial
 import torch
 from ase import Atoms
 from ase.data import atomic_numbers as _ase_numbers
@@ -241,41 +240,62 @@ def _check_shortest_period(atoms: Atoms, where: str) -> None:
             f"(atoms.cell = ...) or switch periodicity off (atoms.pbc = False)")
 
 
+SWEEP_DIRECTION = np.array([1.0, np.sqrt(2.0), np.sqrt(3.0)]) / np.sqrt(6.0)  # no lattice plane ⟂ to it
+
+
 def _check_no_coinciding_atoms(atoms: Atoms, where: str) -> None:
     """Two atoms (or an atom and another's periodic image) at the same position make every
-    potential and descriptor NaN or meaningless: one clear error instead, via one k-d tree.
+    potential and descriptor NaN or meaningless: one clear error instead, by a sweep along a line.
 
-    The tree holds g_a = (fractional coordinate a) · h_a, the distance along the normal of the
-    cell face a (h_a: the cell's height across it), periodic along the periodic axes; since
-    |Δg_a| ≤ |Δr|, every coinciding pair is among its pairs within SAME_POSITION in every g_a.
+    Two points closer than δ = SAME_POSITION are also closer than δ along any unit direction u.
+    So sort the points by u·r: a close pair is then a run of sorted neighbours whose projections
+    step by less than δ, and only those few pairs need a real distance (u is irrational against
+    every lattice, so no crystal plane projects onto one point). Periodic axes: the fractional
+    coordinates are wrapped into the cell, and the atoms within δ of an upper face enter again as
+    images one lattice vector down (at edges and corners every combination), so a pair that
+    straddles a face is close in Cartesian space too.
     """
-    if len(atoms) < 2:
+    n = len(atoms)
+    if n < 2:
         return
     pbc = atoms.pbc
-    cell = complete_cell(atoms.cell.array)
-    normals = np.cross(np.roll(cell, -1, axis=0), np.roll(cell, -2, axis=0))  # (3, 3) a_b × a_c
-    heights = abs(np.linalg.det(cell)) / np.linalg.norm(normals, axis=1)  # (3,) Å
-    fractional = np.linalg.solve(cell.T, atoms.positions.T).T  # (n, 3)
-    fractional[:, pbc] %= 1.0
-    g = fractional * heights  # (n, 3) Å along each face normal
-    box = heights.copy()
-    for a in np.flatnonzero(~pbc):  # no periodicity: a box wide enough never to wrap
-        g[:, a] -= g[:, a].min()
-        box[a] = g[:, a].max() + 1.0
-    g = np.where(g >= box, 0.0, g)  # x % 1.0 can round up to 1.0
-    close = scipy.spatial.cKDTree(g, boxsize=box).query_pairs(SAME_POSITION, p=np.inf, output_type="ndarray")
-    for i, j in close:  # candidates: check the Cartesian distance of the nearest image
-        difference = fractional[j] - fractional[i]
-        difference[pbc] -= np.round(difference[pbc])
-        if np.linalg.norm(difference @ cell) < SAME_POSITION:
-            i, j = sorted((int(i), int(j)))
-            symbols = atoms.get_chemical_symbols()
-            raise ValueError(
-                f"{where}: atoms {i} ({symbols[i]}) and {j} ({symbols[j]}) are at the same position "
-                f"{np.round(atoms.positions[i], 4).tolist()} (closer than {SAME_POSITION:g} Å"
-                f"{', counting periodic images' if pbc.any() else ''}): energies and descriptors would "
-                "be NaN or meaningless; remove the duplicate, e.g. "
-                "ase.geometry.get_duplicate_atoms(atoms, cutoff=0.01, delete=True)")
+    cell = complete_cell(atoms.cell.array)  # a zero vector of a non-periodic axis made orthogonal
+    inverse = np.linalg.inv(cell)  # (3, 3) columns: reciprocal vectors b_a with |b_a| = 1 / h_a
+    heights = 1.0 / np.linalg.norm(inverse, axis=0)  # (3,) Å: the cell's thickness across face a
+    fractional = atoms.positions @ inverse  # (n, 3)
+    if pbc.any():
+        wrapped = fractional[:, pbc] % 1.0
+        fractional[:, pbc] = np.where(wrapped >= 1.0, 0.0, wrapped)  # x % 1.0 can round up to 1.0
+    points, owner = fractional, np.arange(n)  # (n', 3) and each point's atom
+    for a in np.flatnonzero(pbc):
+        upper = np.flatnonzero((1.0 - points[:, a]) * heights[a] < SAME_POSITION)  # within δ of face a
+        if len(upper):
+            image = points[upper].copy()
+            image[:, a] -= 1.0
+            points, owner = np.concatenate([points, image]), np.concatenate([owner, owner[upper]])
+    r = points @ cell  # (n', 3) Å
+    order = np.argsort(r @ SWEEP_DIRECTION)
+    sweep = (r @ SWEEP_DIRECTION)[order]  # (n',) sorted projections
+    for step in range(1, len(order)):  # pairs `step` apart in the sorted order, while any is close
+        close = np.flatnonzero(sweep[step:] - sweep[:-step] < SAME_POSITION)
+        if not len(close):
+            return
+        first, second = order[close], order[close + step]
+        near = np.linalg.norm(r[second] - r[first], axis=1) < SAME_POSITION
+        near &= owner[first] != owner[second]  # (an atom and its own image are ≥ SHORTEST_PERIOD apart)
+        if near.any():
+            k = int(np.argmax(near))
+            _coinciding_atoms_error(atoms, *sorted((int(owner[first[k]]), int(owner[second[k]]))), where)
+
+
+def _coinciding_atoms_error(atoms: Atoms, i: int, j: int, where: str) -> None:
+    symbols = atoms.get_chemical_symbols()
+    raise ValueError(
+        f"{where}: atoms {i} ({symbols[i]}) and {j} ({symbols[j]}) are at the same position "
+        f"{np.round(atoms.positions[i], 4).tolist()} (closer than {SAME_POSITION:g} Å"
+        f"{', counting periodic images' if atoms.pbc.any() else ''}): energies and descriptors would "
+        "be NaN or meaningless; remove the duplicate, e.g. "
+        "ase.geometry.get_duplicate_atoms(atoms, cutoff=0.01, delete=True)")
 
 
 def atoms_to_batch(

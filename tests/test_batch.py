@@ -7,6 +7,7 @@ import pytest
 import torch
 from ase import Atoms
 from ase.build import bulk, molecule
+from conftest import random_cell_structure
 
 from minnp.batch import atomic_numbers, atoms_to_batch, check_species, sum_per_structure
 
@@ -150,3 +151,46 @@ def test_a_nearly_singular_periodic_cell_fails_fast_naming_the_images_needed():
     with pytest.raises(ValueError, match=message):
         atoms_to_batch(atoms)
     assert time.perf_counter() - start < 5.0  # an error, not a search that runs for minutes
+
+
+def _closest_pair_by_ase(atoms) -> float:
+    """The independent reference: ASE's minimum-image distances between all atoms."""
+    d = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
+    return float(d[~np.eye(len(atoms), dtype=bool)].min())
+
+
+@pytest.mark.parametrize("pbc", [(True, True, True), (True, False, True), (False, False, False)])
+def test_coinciding_atoms_are_found_exactly_where_ase_finds_them(rng, pbc):
+    """Atoms on faces, edges and corners, images several cells away, and near misses: the sweep
+    refuses a structure exactly when ASE's minimum-image distance is under SAME_POSITION."""
+    from minnp.batch import SAME_POSITION
+
+    refused = accepted = 0
+    for trial in range(60):
+        atoms = random_cell_structure(rng, n_atoms=5, pbc=pbc, scale=4.0)
+        cell = atoms.cell.array
+        fractional = atoms.get_scaled_positions(wrap=False)
+        faces = rng.random(3) < 0.5  # put atom 0 on some faces (just inside or just outside)
+        fractional[0, faces] = rng.choice([0.0, 1.0], faces.sum()) + rng.normal(0, 1e-7, faces.sum())
+        shift = rng.integers(-1, 3, 3) * np.asarray(pbc)  # an image up to two cells away
+        step = rng.normal(size=3)
+        step *= (0.3 if trial % 2 else 3.0) * SAME_POSITION / np.linalg.norm(step)  # inside or just outside
+        atoms.positions[0] = fractional[0] @ cell
+        atoms.positions[1] = atoms.positions[0] + shift @ cell + step
+        coinciding = _closest_pair_by_ase(atoms) < SAME_POSITION
+        if coinciding:
+            with pytest.raises(ValueError, match="are at the same position"):
+                atoms_to_batch(atoms)
+        else:
+            atoms_to_batch(atoms)
+        refused, accepted = refused + coinciding, accepted + (not coinciding)
+    assert refused >= 20 and accepted >= 20, (refused, accepted)
+
+
+def test_perfect_crystals_with_atoms_on_every_face_are_accepted():
+    for atoms in (bulk("Si", "diamond", a=5.43, cubic=True) * (3, 3, 3), bulk("Cu", "fcc", a=3.6) * (4, 4, 4),
+                  bulk("Ti", "hcp", a=2.95, c=4.68) * (3, 3, 2), bulk("NaCl", "rocksalt", a=5.64)):
+        atoms_to_batch(atoms)
+        atoms.positions[-1] = atoms.positions[0] + atoms.cell.array.sum(axis=0)  # on the far corner image
+        with pytest.raises(ValueError, match=f"atoms 0 .* and {len(atoms) - 1} .* same position"):
+            atoms_to_batch(atoms)
