@@ -7,13 +7,16 @@ per-element energy offsets by least squares on the element counts (minnp fits th
 SchNetPack they are subtracted from the targets). Float32 for both (SchNetPack's precision).
 
 Data: the carbon chains C10H2/C10H3+ (GFN2-xTB, ``minnp.datasets.load("carbon_chain_xtb")``)
-with notebook 10's split (500 train, 100 validation, 300 test, seed 0). Budget: the same Adam,
+with notebook 10's split by temperature (500 train from the 300 and 1200 K runs, 100 validation
+at 600 K, 300 test from the unseen 900 K runs, seed 0). Budget: the same Adam,
 learning rate 1e-2, mini-batches of 32 formed once, the same loss (energy per atom² + 0.1 ×
 force component²), the same plateau schedule, the same number of epochs, validation every
 epoch; neighbour lists built once per mini-batch for both (SchNetPack gets minnp's pairs as its
 ``idx_i``, ``idx_j``, ``offsets``). Reported: test force RMSE of each (goal: minnp within 10 %
-of SchNetPack) and training throughput in structures/s (goal: ≥ 1×). ``--quick``: 100
-structures, 3 epochs.
+of SchNetPack) and training throughput in structures/s (goal: ≥ 1×), each timed from its raw
+structures to the trained model (mini-batches, neighbour lists and energy offsets included for
+both). ``--quick``: 100 structures, 3 epochs, best of two interleaved runs each (the machine is
+shared).
 
 SchNetPack 2.1.1 imports ``T_co`` from ``torch.utils.data.dataloader``, which torch 2.13 no
 longer defines; the benchmark defines it before importing SchNetPack (nothing else is changed).
@@ -36,10 +39,16 @@ from minnp.models import MessagePassingPotential, SchNet
 R_CUT, FEATURES, LAYERS, BASIS, LR, FORCE_WEIGHT, BATCH = 4.5, 32, 3, 20, 1e-2, 0.1, 32
 
 
-def notebook10_split(structures, n_train=500, n_valid=100, n_test=300, seed=0):
-    order = np.random.default_rng(seed).permutation(len(structures))
-    pick = lambda a, b: [structures[k] for k in order[a:b]]
-    return pick(0, n_train), pick(n_train, n_train + n_valid), pick(len(order) - n_test, len(order))
+def pick(structures, temperatures, n, seed=0):
+    """n structures drawn at random from the MD runs at the given temperatures (K), as notebook 10."""
+    pool = [a for a in structures if a.info["temperature"] in temperatures]
+    return [pool[k] for k in np.random.default_rng(seed).permutation(len(pool))[:n]]
+
+
+def notebook10_split(structures, n_train=500, n_valid=100, n_test=300):
+    """Notebook 10's split: train on the 300 and 1200 K runs, validate on 600 K, test on 900 K."""
+    return (pick(structures, (300.0, 1200.0), n_train), pick(structures, (600.0,), n_valid),
+            pick(structures, (900.0,), n_test))
 
 
 def import_schnetpack():
@@ -58,9 +67,11 @@ def minnp_run(train_set, valid_set, test_set, epochs):
     torch.manual_seed(0)
     model = MessagePassingPotential(SchNet(["H", "C"], r_cut=R_CUT, n_features=FEATURES, n_interactions=LAYERS,
                                            n_basis=BASIS), hidden=(FEATURES,), dtype=torch.float32)
-    history = train.fit(model, train_set, valid_set, epochs=epochs, batch_size=BATCH, lr=LR,
-                        force_weight=FORCE_WEIGHT, patience=epochs, progress=False)
-    return train.evaluate(model, test_set), history["time"][-1]
+    start = time.perf_counter()  # fit's own clock starts after its mini-batches: time the whole call
+    train.fit(model, train_set, valid_set, epochs=epochs, batch_size=BATCH, lr=LR, force_weight=FORCE_WEIGHT,
+              patience=epochs, progress=False)
+    seconds = time.perf_counter() - start
+    return train.evaluate(model, test_set), seconds
 
 
 def spk_inputs(spk, structures):
@@ -76,6 +87,7 @@ def spk_inputs(spk, structures):
 
 def spk_run(spk, train_set, valid_set, test_set, epochs):
     torch.manual_seed(0)
+    start = time.perf_counter()
     species = [1, 6]
     counts = np.array([[np.sum(a.numbers == z) for z in species] for a in train_set], float)
     offsets, *_ = np.linalg.lstsq(counts, [a.get_potential_energy() for a in train_set], rcond=None)
@@ -114,7 +126,6 @@ def spk_run(spk, train_set, valid_set, test_set, epochs):
             f2 += float(((out["forces"].detach() - forces) ** 2).sum()); n_f += forces.numel()
         return math.sqrt(e2 / n_e), math.sqrt(f2 / n_f)
 
-    start = time.perf_counter()
     train_chunks, valid_chunks = chunk(train_set, BATCH, True), chunk(valid_set, 4 * BATCH, False)
     for _ in range(epochs):
         model.train()
@@ -137,13 +148,16 @@ def run(quick: bool) -> list[Row]:
     epochs = 3 if quick else 30
     if quick:
         train_set, valid_set, test_set = train_set[:100], valid_set[:20], test_set[:50]
+    spk, reason = import_schnetpack()
     ours, our_s = minnp_run(train_set, valid_set, test_set, epochs)
     work = len(train_set) * epochs
-    spk, reason = import_schnetpack()
     if spk is None:
         return [Row(f"SchNet train {epochs} epochs, {len(train_set)} C10H2/C10H3+", our_s, "SchNetPack", None,
                     note=f"skipped: {reason}; minnp force RMSE {1e3 * ours['force_rmse']:.0f} meV/Å")]
     theirs, their_s = spk_run(spk, train_set, valid_set, test_set, epochs)
+    if quick:  # a second run of each, interleaved; the faster of the two counts (same seeds: same errors)
+        our_s = min(our_s, minnp_run(train_set, valid_set, test_set, epochs)[1])
+        their_s = min(their_s, spk_run(spk, train_set, valid_set, test_set, epochs)[1])
     ratio = ours["force_rmse"] / theirs["force_rmse"]
     return [Row(f"SchNet train E+F {epochs} epochs, {len(train_set)} C10H2/C10H3+, CPU", our_s,
                 "SchNetPack 2.1.1 SchNet", their_s, goal=1.0,

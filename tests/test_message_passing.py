@@ -208,3 +208,36 @@ def test_one_forward_pass_per_step_when_training_energies_forces_and_charges(rng
     fit(model, structures[:8], structures[8:], epochs=1, batch_size=4, force_weight=0.1, charge_weight=1,
         progress=False)
     assert len(passes) == 1 + 2 + 1, "the energy shift, two training steps and one validation batch: one pass each"
+
+
+def test_shifted_softplus_fast_equals_readable_in_value_first_and_second_derivative():
+    from minnp.models.message_passing import shifted_softplus, shifted_softplus_fast
+    x = torch.linspace(-15.0, 15.0, 301, dtype=torch.float64)
+    results = []
+    for ssp in (shifted_softplus, shifted_softplus_fast):
+        xg = x.clone().requires_grad_()
+        y = ssp(xg)
+        (dy,) = torch.autograd.grad(y.sum(), xg, create_graph=True)
+        (d2y,) = torch.autograd.grad(dy.sum(), xg)
+        results.append((y.detach(), dy.detach(), d2y))
+    for readable, fast in zip(*results):
+        torch.testing.assert_close(fast, readable, atol=1e-12, rtol=0)
+    assert float(shifted_softplus(torch.zeros(1))) == 0.0
+    assert torch.autograd.gradgradcheck(shifted_softplus_fast, x[::30].clone().requires_grad_())
+
+
+def test_schnet_training_gradients_with_the_fast_activation_equal_the_readable_ones(rng, monkeypatch):
+    # the quantity training differentiates: a loss on energies and forces, by every weight
+    from minnp.models import message_passing
+    atoms = cluster(rng)
+    reference_forces = torch.as_tensor(rng.normal(0, 0.5, (len(atoms), 3)))
+    gradients = []
+    for activation in (message_passing.shifted_softplus_fast, message_passing.shifted_softplus):
+        monkeypatch.setattr(message_passing.Interaction, "activation", staticmethod(activation))
+        model = make("gnn", n_interactions=3)
+        out = compute(model, atoms_to_batch(atoms), create_graph=True)
+        loss = out["energy"].sum() ** 2 + ((out["forces"] - reference_forces) ** 2).sum()
+        gradients.append(torch.autograd.grad(loss, list(model.parameters()), allow_unused=True))
+    for fast, readable in zip(*gradients):
+        if readable is not None:
+            torch.testing.assert_close(fast, readable, atol=1e-12, rtol=1e-12)
