@@ -17,9 +17,9 @@ from minnp.train import evaluate, fit
 
 
 def make(l_max: int = 2, charges=None, species=("H", "C", "O"), n_interactions: int = 2, r_cut: float = 4.0,
-         dtype=torch.float64) -> MessagePassingPotential:
+         dtype=torch.float64, total_charge: bool = False) -> MessagePassingPotential:
     features = EquivariantFeatures(list(species), r_cut=r_cut, n_features=4, l_max=l_max,
-                                   n_interactions=n_interactions, n_basis=4, radial_hidden=6)
+                                   n_interactions=n_interactions, n_basis=4, radial_hidden=6, total_charge=total_charge)
     model = MessagePassingPotential(features, charges=charges, hidden=(6,), dtype=dtype)
     generator = torch.Generator().manual_seed(0)  # every weight drawn at random: every path matters
     with torch.no_grad():
@@ -137,10 +137,12 @@ def test_float32_model_agrees_with_float64(rng):
     np.testing.assert_allclose(out32["forces"].double(), out64["forces"], atol=1e-4 * float(out64["forces"].abs().max()))
 
 
-@pytest.mark.parametrize("charges", [None, "qeq"])
-def test_checkpoint_round_trip_is_bitwise(rng, tmp_path, charges):
-    model = make(2, charges=charges)
-    batch = atoms_to_batch(ethanol(rng))
+@pytest.mark.parametrize("charges, total_charge", [(None, False), ("qeq", False), (None, True)])
+def test_checkpoint_round_trip_is_bitwise(rng, tmp_path, charges, total_charge):
+    model = make(2, charges=charges, total_charge=total_charge)
+    cation = ethanol(rng)
+    cation.info["charge"] = 1.0
+    batch = atoms_to_batch(cation)
     model.save(tmp_path / "nequip.pt")
     loaded = checkpoint.load(tmp_path / "nequip.pt")
     assert isinstance(loaded.descriptor, EquivariantFeatures)
@@ -199,6 +201,36 @@ def test_qeq_head_on_equivariant_features_conserves_the_total_charge():
     totals = minnp.batch.sum_per_structure(out["charges"], batch)
     np.testing.assert_allclose(totals, [1.0, -1.0], atol=1e-8)
     assert abs(out["energy"][0] - out["energy"][1]) > 1e-3  # same geometry, different charge: told apart
+
+
+def _ag3_ions() -> list[Atoms]:
+    ions = []
+    for charge in (1.0, -1.0, 0.0):
+        atoms = Atoms("Ag3", positions=[[0, 0, 0], [2.7, 0, 0], [1.2, 2.3, 0.1]])
+        atoms.info["charge"] = charge
+        ions.append(atoms)
+    return ions
+
+
+def test_total_charge_input_tells_charge_states_apart_and_keeps_equivariance(rng):
+    """h⁰ = a_Z + Q·w: the same Ag3 geometry gets three energies for Q = +1, -1, 0; without the
+    input all three are equal; features still rotate with D(R) and forces equal finite differences."""
+    ions = _ag3_ions()
+    blind = compute(make(1, species=("Ag",)), atoms_to_batch(ions), forces=False)["energy"]
+    np.testing.assert_allclose(blind, blind[0].expand(3), atol=1e-12, rtol=0)
+    model = make(1, species=("Ag",), total_charge=True)
+    energies = compute(model, atoms_to_batch(ions), forces=False)["energy"]
+    assert min(abs(energies[0] - energies[1]), abs(energies[0] - energies[2]), abs(energies[1] - energies[2])) > 1e-3
+    net = model.descriptor
+    R = orthogonal(rng, reflect=True)
+    batch = atoms_to_batch(ions[:2])
+    moved = batch.replace(positions=batch.positions @ R.T + torch.tensor([0.3, -1.0, 2.0]))
+    with torch.no_grad():
+        before, after = net.layer_features(batch), net.layer_features(moved)
+    for irreps, h, h_moved in zip(net.feature_irreps, before, after):
+        np.testing.assert_allclose(h @ wigner_D(irreps, R).T, h_moved, atol=1e-10, rtol=0)
+    forces = compute(model, atoms_to_batch(ions[1]))["forces"].numpy()
+    np.testing.assert_allclose(forces, finite_difference_forces(model, ions[1]), rtol=1e-6, atol=1e-7)
 
 
 def test_bad_input_is_refused_with_the_fix(rng):

@@ -31,7 +31,10 @@ per-element network of h_i plus a per-element offset, optionally with a Qeq char
 
     E = Σ_i [ NN_{Z_i}(h_i) + e_{Z_i} ] (+ ½ qᵀMq),     F = -∂E/∂x  (autograd, :func:`minnp.compute`)
 
-so the energy is invariant and the forces equivariant by construction. ``l_max = 0`` gives the
+so the energy is invariant and the forces equivariant by construction. With ``total_charge=True``
+the structure's total charge Q enters the first scalars, h_i⁰ = a_{Z_i} + Q·w
+(:class:`~minnp.models.charge_heads.TotalChargeEmbedding`, as in notebook 13's SchNet): Q is a
+scalar, so equivariance is untouched, and the messages carry it. ``l_max = 0`` gives the
 invariant network: the same code with scalars only, whose messages see distances and nothing
 else (SchNet-like); ``l_max = 1, 2`` add vector and tensor features. Pairs are vectorised
 (one tensor product over all bonds, ``index_add`` back to the centres); periodic cells work
@@ -51,6 +54,7 @@ from e3nn import o3
 from e3nn.nn import FullyConnectedNet, Gate
 
 from minnp.batch import Batch
+from minnp.models.charge_heads import TotalChargeEmbedding
 from minnp.models.message_passing import LearnedFeatures
 from minnp.models.radial import bessel_basis, polynomial_envelope
 from minnp.neighbors import Neighbors
@@ -127,7 +131,8 @@ class EquivariantFeatures(LearnedFeatures):
     ``l_max``: 0 (invariant), 1 or 2; ``n_interactions``: layers (receptive field n · r_cut; l > 0
     features reach the energy only with ≥ 2 layers); ``n_basis``: Bessel functions;
     ``radial_hidden``: width of the radial networks; ``average_neighbors``: n̄, the typical
-    neighbour count that normalises the message sum.
+    neighbour count that normalises the message sum; ``total_charge``: add Q·w to the embedding
+    (a model that must tell Ag3⁺ from Ag3⁻ without a charge head).
 
     >>> net = EquivariantFeatures(["H", "C", "O"], r_cut=4.0, n_features=8, l_max=2)
     >>> net.get_number_of_features()
@@ -136,7 +141,7 @@ class EquivariantFeatures(LearnedFeatures):
 
     def __init__(self, species: Sequence[str | int], r_cut: float = 4.0, n_features: int = 16, l_max: int = 2,
                  n_interactions: int = 2, n_basis: int = 8, radial_hidden: int = 16, average_neighbors: float = 8.0,
-                 periodic: bool = True, dtype: torch.dtype = torch.float64):
+                 total_charge: bool = False, periodic: bool = True, dtype: torch.dtype = torch.float64):
         super().__init__(species, periodic)
         if not (isinstance(r_cut, (int, float)) and math.isfinite(r_cut) and r_cut > 0):
             raise ValueError(f"r_cut must be a positive distance in Å, got {r_cut!r}: e.g. r_cut=4.0")
@@ -150,10 +155,11 @@ class EquivariantFeatures(LearnedFeatures):
             raise ValueError(f"average_neighbors must be positive (a typical neighbour count), got {average_neighbors!r}")
         self.cutoff, self.n_features, self.l_max = float(r_cut), n_features, l_max
         self.n_interactions, self.n_basis, self.radial_hidden = n_interactions, n_basis, radial_hidden
-        self.average_neighbors = float(average_neighbors)
+        self.average_neighbors, self.total_charge = float(average_neighbors), bool(total_charge)
         self.irreps_sh = o3.Irreps.spherical_harmonics(l_max)  # 1x0e+1x1o+1x2e: the bond's l-blocks
         self.irreps_hidden = hidden_irreps(n_features, l_max)  # Cx0e+Cx1o+Cx2e
         self.embedding = torch.nn.Parameter(torch.randn(self.n_species, n_features))  # (S, C) h⁰ = a_Z
+        self.charge_embedding = TotalChargeEmbedding(n_features) if self.total_charge else None  # h⁰ + Q·w
         scalars = o3.Irreps(f"{n_features}x0e")
         # the last layer only needs the scalars the energy reads
         irreps = [scalars] + [self.irreps_hidden] * (n_interactions - 1) + [scalars]
@@ -166,7 +172,7 @@ class EquivariantFeatures(LearnedFeatures):
         return {"species": self.species_symbols, "r_cut": self.cutoff, "n_features": self.n_features,
                 "l_max": self.l_max, "n_interactions": self.n_interactions, "n_basis": self.n_basis,
                 "radial_hidden": self.radial_hidden, "average_neighbors": self.average_neighbors,
-                "periodic": self.periodic}
+                "total_charge": self.total_charge, "periodic": self.periodic}
 
     @property
     def feature_irreps(self) -> list[o3.Irreps]:
@@ -183,6 +189,8 @@ class EquivariantFeatures(LearnedFeatures):
         Y = o3.spherical_harmonics(self.irreps_sh, r_ij, normalize=True, normalization="component")  # (P, (l_max+1)²)
         radial = bessel_basis(r, self.cutoff, self.n_basis) * polynomial_envelope(r, self.cutoff)[:, None]  # (P, K)
         h = self.embedding[s]  # (N, C)
+        if self.charge_embedding is not None:
+            h = self.charge_embedding(h, batch)  # (N, C) a_Z + Q·w: Q is invariant, so h⁰ stays scalars
         out = [h]
         for interaction in self.interactions:
             h = interaction(h, Y, radial, nbrs.i, nbrs.j)  # (N, dim_k)
@@ -195,4 +203,4 @@ class EquivariantFeatures(LearnedFeatures):
 
     def extra_repr(self) -> str:
         return (f"species={self.species_symbols}, r_cut={self.cutoff}, l_max={self.l_max}, "
-                f"hidden={self.irreps_hidden}, n_interactions={self.n_interactions}")
+                f"hidden={self.irreps_hidden}, n_interactions={self.n_interactions}, total_charge={self.total_charge}")
