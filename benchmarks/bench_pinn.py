@@ -2,10 +2,10 @@
 
 All three models of notebook 12, trained by ``minnp.train.fit`` with the energy + force loss on the
 mlearn Si training split (``minnp.datasets.load("mlearn_si")``, 214 structures, 13,560 atoms;
-``--quick`` takes the first 48 of them), float64, mini-batches of 16, validation included:
+``--quick`` takes the first 48 of them), float64, mini-batches of 8 and energies weighted 10 (notebook 12's recipe), validation included:
 
 - PINN: notebook 07's ACSF (r_c = 3.5 Å, 25 features), eight varied Tersoff parameters, one
-  16-16 network per parameter, descriptors and their derivatives precomputed (``fit``'s default);
+  64-64 network per parameter (PINN's default), descriptors and their derivatives precomputed (``fit``'s default);
   each step evaluates Tersoff with per-atom parameters and its double backward.
 - peers inside minnp: the HDNNP on the same descriptor (only networks per step), and
   ``FittableTersoff`` (Tersoff's own parameters trained, no network). A speed-up below 1 means the
@@ -29,14 +29,14 @@ from minnp.potentials.fittable_tersoff import FittableTersoff
 
 def pinn_model() -> PINN:
     torch.manual_seed(0)
-    return PINN(si_model().descriptor, base=FittableTersoff.from_name("Si(C)"), hidden=(16, 16))
+    return PINN(si_model().descriptor, base=FittableTersoff.from_name("Si(C)"))
 
 
 def epoch_seconds(model, structures, valid, epochs: int) -> float:
     """Seconds of one training epoch (the fastest after the first), validation included."""
     with warnings.catch_warnings():  # a few epochs: which one validates best is not the point here
         warnings.simplefilter("ignore", UserWarning)
-        history = train.fit(model, structures, valid, epochs=epochs, batch_size=16, energy_weight=100.0,
+        history = train.fit(model, structures, valid, epochs=epochs, batch_size=8, energy_weight=10.0,
                             force_weight=1.0, patience=epochs, progress=False)
     return float(np.diff(history["time"]).min())
 
