@@ -11,6 +11,11 @@ cores) and the ratio. A slow run is not a wrong run, so being slow never fails a
 - only in CI (``CI=true``, an idle machine) does a notebook fail the session when it takes more
   than ``--notebook-hang-factor`` (5) times its idle time *and* more than the budget: that is a
   regression or a near-hang, not load.
+
+nbval also gives up on a cell when, after the kernel has replied, 5 s pass without a message on
+the output channel ("Timeout of 5 seconds exceeded waiting for output"). On two busy cores, after
+a long training cell, that happened once in a `make test` here: the cell had finished. The wait
+is raised to ``OUTPUT_WAIT_S``; a finished cell still ends at once, on the kernel's idle message.
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ def pytest_addoption(parser):
                      help="flag notebooks slower than this many seconds (default 300); never fails")
     parser.addoption("--notebook-hang-factor", type=float, default=5.0,
                      help="in CI, fail a notebook slower than this many times its idle time and the budget")
+
+
+OUTPUT_WAIT_S = 120  # nbval's IPyNbCell.output_timeout: seconds to wait for the next output message
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if hasattr(item, "output_timeout"):  # nbval's notebook cells
+            item.output_timeout = OUTPUT_WAIT_S
 
 
 def pytest_runtest_logreport(report):
