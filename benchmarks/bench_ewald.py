@@ -56,27 +56,12 @@ def minnp_energy_forces(batch, charges, **kw):
 def torchpme_setup(atoms, eta: float, device):
     """torch-pme's Ewald at minnp's accuracy for a given η, with its half neighbour list."""
     import torchpme
-    import vesin
 
     s = math.sqrt(-math.log(ACCURACY))
     r_cut, k_cut = s * math.sqrt(2) * eta, math.sqrt(2) * s / eta
-    i, j, shift = vesin.NeighborList(cutoff=r_cut, full_list=False).compute(
-        atoms.positions, atoms.cell.array, True, "ijS")
-    kw = dict(dtype=torch.float64, device=device)
-    pairs = torch.tensor(np.stack([i, j], 1).astype(np.int64), device=device)
-    shift = torch.tensor(shift, **kw)
-    cell = torch.tensor(atoms.cell.array, **kw)
-    potential = torchpme.CoulombPotential(smearing=eta, prefactor=torchpme.prefactors.eV_A).to(**kw)
-    calculator = torchpme.EwaldCalculator(potential, lr_wavelength=math.pi / k_cut)
-
-    def run(positions, charges):
-        x = positions.detach().requires_grad_(True)
-        distances = (x[pairs[:, 1]] - x[pairs[:, 0]] + shift @ cell).norm(dim=1)
-        energy = (charges[:, None] * calculator(charges[:, None], cell, x, pairs, distances)).sum()
-        energy.backward()
-        return energy.item()
-
-    return run
+    potential = torchpme.CoulombPotential(smearing=eta, prefactor=torchpme.prefactors.eV_A)
+    return _torchpme_run(atoms, r_cut, device, potential,
+                         lambda p: torchpme.EwaldCalculator(p, lr_wavelength=math.pi / k_cut))
 
 
 def version(package: str) -> str:
@@ -88,6 +73,15 @@ def version(package: str) -> str:
 def torchpme_pme_setup(atoms, r_cut: float, device):
     """torch-pme's own PMECalculator with minnp's PME settings (η = PME_ETA, mesh η/2, 7 nodes)."""
     import torchpme
+
+    potential = torchpme.CoulombPotential(smearing=PME_ETA, prefactor=torchpme.prefactors.eV_A)
+    return _torchpme_run(atoms, r_cut, device, potential,
+                         lambda p: torchpme.PMECalculator(p, mesh_spacing=PME_ETA / 2, interpolation_nodes=7))
+
+
+def _torchpme_run(atoms, r_cut: float, device, potential, make_calculator):
+    """run(positions, charges) -> energy (eV), forces by backward: a torch-pme calculator on the
+    half neighbour list of ``atoms`` within ``r_cut`` (vesin), float64."""
     import vesin
 
     i, j, shift = vesin.NeighborList(cutoff=r_cut, full_list=False).compute(
@@ -96,8 +90,7 @@ def torchpme_pme_setup(atoms, r_cut: float, device):
     pairs = torch.tensor(np.stack([i, j], 1).astype(np.int64), device=device)
     shift = torch.tensor(shift, **kw)
     cell = torch.tensor(atoms.cell.array, **kw)
-    potential = torchpme.CoulombPotential(smearing=PME_ETA, prefactor=torchpme.prefactors.eV_A).to(**kw)
-    calculator = torchpme.PMECalculator(potential, mesh_spacing=PME_ETA / 2, interpolation_nodes=7).to(**kw)
+    calculator = make_calculator(potential.to(**kw)).to(**kw)
 
     def run(positions, charges):
         x = positions.detach().requires_grad_(True)
