@@ -247,17 +247,21 @@ def test_features_are_invariant_under_rotation_translation_permutation_and_super
     check_invariances(lambda a: acsf(atoms_to_batch(a)).numpy(), atoms, tol=1e-10)
 
 
-def test_autograd_gradients_match_finite_differences_in_positions_and_cell(rng):
-    atoms = random_cell_structure(rng, 4, scale=3.0, symbols="CHOH")
-    acsf = ACSF(species=["H", "C", "O"], r_cut=3.5, periodic=True, **PARAMETER_SETS["all_five"])
-    batch = atoms_to_batch(atoms)
-    weights = torch.tensor(rng.normal(size=(len(atoms), acsf.get_number_of_features())))
+def _gradcheck_positions_and_cell(acsf, batch, rng) -> bool:
+    """gradcheck of a random linear functional of all features (like an energy) in positions and cell."""
+    weights = torch.tensor(rng.normal(size=(int(batch.n_atoms.sum()), acsf.get_number_of_features())))
 
-    def projected(positions, cell):  # a random linear functional of all features, like an energy
+    def projected(positions, cell):
         return (acsf(batch.replace(positions=positions, cell=cell)) * weights).sum()
 
     inputs = (batch.positions.clone().requires_grad_(), batch.cell.clone().requires_grad_())
-    assert torch.autograd.gradcheck(projected, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+    return torch.autograd.gradcheck(projected, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_autograd_gradients_match_finite_differences_in_positions_and_cell(rng):
+    atoms = random_cell_structure(rng, 4, scale=3.0, symbols="CHOH")
+    acsf = ACSF(species=["H", "C", "O"], r_cut=3.5, periodic=True, **PARAMETER_SETS["all_five"])
+    assert _gradcheck_positions_and_cell(acsf, atoms_to_batch(atoms), rng)
 
 
 def test_double_backward_for_force_training(rng):
@@ -520,15 +524,8 @@ def test_angular_columns_equal_a_separate_acsf_at_the_angular_cutoff(rng, params
 
 def test_two_cutoff_forces_match_finite_differences_and_the_pair_jacobian(rng):
     ours, _, _ = _two_cutoff_pair(r_cut=3.5, r_cut_angular=2.6)
-    atoms = random_cell_structure(rng, 4, scale=3.0, symbols="CHOH")
-    batch = atoms_to_batch(atoms)
-    weights = torch.tensor(rng.normal(size=(len(atoms), ours.get_number_of_features())))
-
-    def projected(positions, cell):  # a random linear functional of all features, like an energy
-        return (ours(batch.replace(positions=positions, cell=cell)) * weights).sum()
-
-    inputs = (batch.positions.clone().requires_grad_(), batch.cell.clone().requires_grad_())
-    assert torch.autograd.gradcheck(projected, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+    batch = atoms_to_batch(random_cell_structure(rng, 4, scale=3.0, symbols="CHOH"))
+    assert _gradcheck_positions_and_cell(ours, batch, rng)
     G, nbrs, J = ours.pair_jacobian(batch)
     G_ref, _, J_ref = Descriptor.pair_jacobian(ours, batch)  # one backward pass per feature
     assert (G - G_ref).abs().max() <= 1e-12 * G_ref.abs().max()
