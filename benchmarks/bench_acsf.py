@@ -33,7 +33,7 @@ import torch
 from ase.build import bulk
 
 from benchmarks import torchani_peer
-from benchmarks.harness import Row, best_time, descriptor_rows, once
+from benchmarks.harness import Row, best_time, descriptor_rows, once, one_thread
 from minnp.batch import atoms_to_batch
 from minnp.descriptors import ACSF
 
@@ -138,10 +138,8 @@ def torchani_rows(quick: bool) -> list[Row]:
     except ImportError:
         return [Row("TorchANI AEV comparison", float("nan"), "TorchANI", None,
                     note="torchani not installed: pip install -e '.[bench]' (make bench does)")]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     rows = []
-    try:
+    with one_thread():
         systems = [("Si", ["Si"], silicon(2)), ("SiC", ["C", "Si"], silicon_carbide(2)), ("Si", ["Si"], silicon(5))]
         for r_radial, r_angular in ((5.2, 5.2), (5.2, 3.5)):
             one_cutoff = r_radial == r_angular
@@ -153,8 +151,6 @@ def torchani_rows(quick: bool) -> list[Row]:
                 check = check_same_environments(ours, aev, atoms, symbols, r_angular)
                 rows += _against_aev(ours, aev, atoms, symbols, f"{len(atoms)}-atom {name}, {setting}", check,
                                      peer, repeat=5 if (quick or len(atoms) > 100) else 10)
-    finally:
-        torch.set_num_threads(threads)
     return rows
 
 

@@ -25,7 +25,7 @@ from ase.calculators.eam import EAM as AseEAM
 from ase.calculators.tersoff import Tersoff as AseTersoff
 from ase.calculators.tersoff import TersoffParameters
 
-from benchmarks.harness import Row, best_time
+from benchmarks.harness import Row, best_time, one_thread
 from minnp import atoms_to_batch, compute
 from minnp.lammps import export
 from minnp.lammps import run as lammps_run
@@ -103,12 +103,8 @@ def lammps_version() -> str:
 
 
 def run(quick: bool) -> list[Row]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # LAMMPS serial runs on one core: so does minnp here
-    try:
+    with one_thread():  # LAMMPS serial runs on one core: so does minnp here
         return _rows(quick)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _rows(quick: bool) -> list[Row]:

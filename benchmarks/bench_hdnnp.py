@@ -38,7 +38,7 @@ from ase.build import bulk
 
 from benchmarks import torchani_peer
 from benchmarks.bench_acsf import G5_ANI, ani_g2, interleaved_best_times
-from benchmarks.harness import Row, best_time
+from benchmarks.harness import Row, best_time, one_thread
 from minnp import atoms_to_batch, compute, data, datasets, train
 from minnp.descriptors import ACSF
 from minnp.models import HDNNP
@@ -195,10 +195,8 @@ def torchani_rows(train_set, valid_set, frames, big, quick: bool) -> list[Row]:
     except ImportError:
         return [Row("TorchANI training comparison", float("nan"), "TorchANI", None,
                     note="torchani not installed: pip install -e '.[bench]' (make bench does)")]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     rows = []
-    try:
+    with one_thread():
         n_atoms = sum(len(a) for a in train_set)
         epochs = 3 if quick else 4
         ours = theirs = float("inf")
@@ -233,6 +231,4 @@ def torchani_rows(train_set, valid_set, frames, big, quick: bool) -> list[Row]:
             rows.append(Row(f"inference E+F vs TorchANI, {name}, 1 thread", ours, peer, theirs, goal=1.0,
                             note=f"{count / ours:,.0f} vs {count / theirs:,.0f} atoms/s, neighbour lists included "
                                  f"(TorchANI without its lists: {1e3 * without_lists:.1f} ms)"))
-    finally:
-        torch.set_num_threads(threads)
     return rows

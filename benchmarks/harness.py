@@ -7,6 +7,7 @@ prints them together with the machine. ``python -m benchmarks [NAME ...] [--quic
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import platform
@@ -51,6 +52,17 @@ def machine() -> str:
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
             f"({torch.get_num_threads()} threads), {gpu}, Python {platform.python_version()}")
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one thread inside the block (a peer that runs serially gets the same), restored after."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def best_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
