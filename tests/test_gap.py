@@ -79,7 +79,7 @@ def test_sparse_solution_with_all_environments_equals_the_full_gp(soap, data):
 def test_force_rows_are_the_forces_of_the_kernel_expansion(gap, data):
     """The chain rule of fit (pair Jacobian) against autograd through the descriptor."""
     batch = atoms_to_batch(data[4:6])
-    energy_rows, force_rows, virial_rows = gap._design_rows(batch, derivatives=True)
+    energy_rows, force_rows, virial_rows = gap._design_rows(batch, forces=True, virial=True)
     out = compute(gap, batch, stress=True)
     offsets = minnp.batch.sum_per_structure(gap.offset[torch.zeros(len(batch.numbers), dtype=torch.long)], batch)
     np.testing.assert_allclose(energy_rows @ gap.alpha + offsets, out["energy"], rtol=1e-10)

@@ -205,7 +205,7 @@ class GAP(Checkpointable, torch.nn.Module):
             E = torch.tensor(energies[first:first + batch_size], device=device, dtype=dtype)  # (b,)
             E = E - sum_per_structure(self.offset[self.descriptor.species_index(batch)], batch)
             sigma_E = self.sigma_energy * n_atoms.sqrt()  # (b,) gap_fit's sigma_per_atom
-            energy_rows, force_rows, virial_rows = self._design_rows(batch, forces or stress)  # (b|n, ..., M)
+            energy_rows, force_rows, virial_rows = self._design_rows(batch, forces, stress)  # (b|n, ..., M)
             rows.append(energy_rows / sigma_E[:, None])
             targets.append(E / sigma_E)
             if forces:
@@ -231,12 +231,13 @@ class GAP(Checkpointable, torch.nn.Module):
         return {"n_energies": len(structures), "n_forces": 3 * sum(len(f) for f in labels),
                 "n_stresses": n_stresses, "n_sparse": len(K_mm), "time": time.perf_counter() - start}
 
-    def _design_rows(self, batch: Batch, derivatives: bool) -> tuple[Tensor, Tensor | None, Tensor | None]:
-        """Energy rows Σ_{i∈s} k(G_i, x_m), (B, M), force rows -∂/∂x_a Σ_i k(G_i, x_m), (N, 3, M),
-        and virial rows ∂/∂ε Σ_i k(G_i, x_m) in Voigt order, (B, 6, M), by the chain rule
-        through the pair Jacobian (module docstring); only energy rows without ``derivatives``."""
+    def _design_rows(self, batch: Batch, forces: bool = False, virial: bool = False
+                     ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """Energy rows Σ_{i∈s} k(G_i, x_m), (B, M); with ``forces`` the force rows
+        -∂/∂x_a Σ_i k(G_i, x_m), (N, 3, M); with ``virial`` the virial rows ∂/∂ε Σ_i k(G_i, x_m)
+        in Voigt order, (B, 6, M): the chain rule through the pair Jacobian (module docstring)."""
         s = self.descriptor.species_index(batch)  # (N,)
-        if not derivatives:
+        if not (forces or virial):
             with torch.no_grad():
                 return sum_per_structure(self.kernel(self.descriptor(batch), s), batch), None, None
         G, nbrs, J = self.descriptor.pair_jacobian(batch)  # (N, F), pairs, (P, F, 3)
@@ -247,19 +248,26 @@ class GAP(Checkpointable, torch.nn.Module):
         same = s[:, None] == self.sparse_species[None, :]  # (N, M)
         energy_rows = sum_per_structure(self.delta**2 * c**self.zeta * same, batch)  # (B, M)
         a = self.delta**2 * self.zeta * c ** (self.zeta - 1) / norm * same  # (N, M)
-        xJ = torch.einsum("mf,pfc->pmc", self.sparse_points, J)  # (P, M, 3) x̂_m·J_p
-        gJ = torch.einsum("pf,pfc->pc", G_hat[i], J)  # (P, 3) Ĝ_i·J_p
-        dk_dr = a[i][..., None] * (xJ - c[i][..., None] * gJ[:, None, :])  # (P, M, 3)
-        # r_p = x_j - x_i + S·cell: F = -∂/∂x gains ∂k/∂r_p on atom i and loses it on atom j
-        force_rows = dk_dr.new_zeros(len(G), *dk_dr.shape[1:]).index_add(0, i, dk_dr).index_add(0, j, -dk_dr)
-        # strain x -> x(1 + ε) moves r_p to r_p(1 + ε): ∂k/∂ε_ab = ½ Σ_p (r_pa ∂k/∂r_pb + r_pb ∂k/∂r_pa)
-        r = nbrs.vectors(batch).detach()  # (P, 3)
-        row, col = VOIGT  # the six (a, b)
-        per_pair = 0.5 * (r[:, row, None] * dk_dr[:, :, col].transpose(1, 2)
-                          + r[:, col, None] * dk_dr[:, :, row].transpose(1, 2))  # (P, 6, M)
-        virial_rows = per_pair.new_zeros(batch.n_structures, 6, per_pair.shape[-1]).index_add(
-            0, batch.structure[i], per_pair)  # (B, 6, M)
-        return energy_rows, force_rows.transpose(1, 2), virial_rows  # (B, M), (N, 3, M), (B, 6, M)
+
+        def dk(i, J):  # ∂k(G_i, x_m)/∂G_i · J = a_im (x̂_m·J - c_im Ĝ_i·J) for each J (X, F, 3) -> (X, 3, M)
+            xJ = J.transpose(1, 2) @ self.sparse_points.T  # (X, 3, M), one matrix product
+            gJ = torch.einsum("xf,xfc->xc", G_hat[i], J)  # (X, 3)
+            return xJ.addcmul_(gJ[:, :, None], c[i][:, None, :], value=-1).mul_(a[i][:, None, :])
+
+        dk_dr = dk(i, J)  # (P, 3, M) ∂k/∂r_p, the time of a fit goes here
+        force_rows = None
+        if forces:  # r_p = x_j - x_i + S·cell: F = -∂/∂x gains ∂k/∂r_p on atom i and loses it on atom j;
+            # atom i's share summed first, Σ_{p∈i} ∂k/∂r_p = ∂k/∂G_i · Σ_{p∈i} J_p: one (N, 3, M) term
+            own = dk(torch.arange(len(G), device=G.device), J.new_zeros(len(G), *J.shape[1:]).index_add_(0, i, J))
+            force_rows = own.index_add_(0, j, dk_dr, alpha=-1)  # (N, 3, M)
+        virial_rows = None
+        if virial:  # strain x -> x(1 + ε) moves r_p to r_p(1 + ε): ∂k/∂ε_ab = ½ Σ_p (r_pa ∂k/∂r_pb + r_pb ∂k/∂r_pa)
+            r = nbrs.vectors(batch).detach()  # (P, 3)
+            row, col = VOIGT  # the six (a, b)
+            per_pair = 0.5 * (r[:, row, None] * dk_dr[:, col] + r[:, col, None] * dk_dr[:, row])  # (P, 6, M)
+            virial_rows = per_pair.new_zeros(batch.n_structures, 6, per_pair.shape[-1]).index_add_(
+                0, batch.structure[i], per_pair)  # (B, 6, M)
+        return energy_rows, force_rows, virial_rows  # (B, M), (N, 3, M), (B, 6, M)
 
     @torch.no_grad()
     def _choose_sparse_points(self, G: Tensor, s: Tensor) -> None:
