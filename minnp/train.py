@@ -283,7 +283,9 @@ def fit(model: torch.nn.Module, train: Sequence[Atoms], valid: Sequence[Atoms], 
     if hasattr(model, "fit_linear") and with_energies:
         history |= _linear_baseline(model, train_chunks, valid_chunks, energy_weight, force_weight, with_forces,
                                     install=with_baseline)
-    optimizer = torch.optim.Adam(trainable, lr=lr)
+    # foreach: one call per step for all parameters (the same numbers as the per-tensor loop, CPU's
+    # default; it was a tenth of a small message-passing network's training time)
+    optimizer = torch.optim.Adam(trainable, lr=lr, foreach=True)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=lr_factor, patience=lr_patience,
                                                            min_lr=min_lr)
 
