@@ -63,7 +63,7 @@ def malonaldehyde() -> Atoms:
 MOLECULES = {"ethanol": lambda: molecule("CH3CH2OH"), "malonaldehyde": malonaldehyde}
 
 
-def make_md_molecules(n_train: int = 600, n_test: int = 200, seed: int = 0, progress: bool = True,
+def make_md_molecules(n_train: int = 1500, n_test: int = 500, seed: int = 0, progress: bool = True,
                       dropped: list | None = None) -> list[Atoms]:
     """Train and test trajectories of each molecule at 500 K, every frame labelled with GFN2-xTB."""
     structures = []
