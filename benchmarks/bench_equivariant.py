@@ -105,7 +105,7 @@ def nequip_fit(train, valid, test, steps: int, batch: int) -> tuple[float, float
             best, best_state = score, copy.deepcopy(model.state_dict())
     seconds = (time.perf_counter() - start) / done
     model.load_state_dict(best_state)
-    errors = [float((predict(g)[1] - f).abs().sum()) for g, e, f, n in test_graphs]
+    errors = [float((predict(g)[1].detach() - f).abs().sum()) for g, e, f, n in test_graphs]
     torch.set_default_dtype(default)
     return seconds, sum(errors) / sum(t[2].numel() for t in test_graphs)
 
